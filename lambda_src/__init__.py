@@ -1,0 +1,1 @@
+"""Lambda handlers of the order pipeline and the order model they share."""

@@ -1,0 +1,39 @@
+"""SendNotification: tells the customer the outcome by publishing to the stack's SNS topic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import cache
+from typing import Any
+
+log = logging.getLogger()
+log.setLevel(logging.INFO)
+
+
+@cache
+def _sns() -> Any:
+    # Created lazily: a client made at import time would escape test mocks.
+    import boto3
+
+    return boto3.client("sns")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    order = event.get("order") or {}
+    order_id = order.get("orderId")
+    error = event.get("error")
+    if error:
+        outcome = error.get("Error", "Failed")
+        text = f"Order {order_id} could not be completed: {outcome}."
+    else:
+        outcome = "Confirmed"
+        text = f"Order {order_id} is confirmed: {order.get('product', 'your order')}, amount {order.get('amount')}."
+    response = _sns().publish(
+        TopicArn=os.environ["TOPIC_ARN"],
+        Subject=f"Order {order_id}: {outcome}"[:100],
+        Message=json.dumps({"orderId": order_id, "outcome": outcome, "message": text}),
+    )
+    log.info(json.dumps({"orderId": order_id, "step": "SendNotification", "result": outcome}))
+    return {"orderId": order_id, "outcome": outcome, "messageId": response.get("MessageId")}

@@ -1,0 +1,3 @@
+from ordercli.cli import main
+
+main()

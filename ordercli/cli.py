@@ -1,0 +1,185 @@
+"""Typer commands only: parse, call one engine function, render.
+
+Heavy modules (boto3, rich, moto) are imported inside the commands, so `ordercli --help`
+stays fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from ordercli.context import Options
+
+if TYPE_CHECKING:
+    from ordercli.context import Context
+    from ordercli.render import Renderer
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="ordercli",
+    help="Provision and operate the asynchronous order pipeline (SQS, Step Functions, Lambda, "
+    "Elastic Beanstalk) on AWS, or on an embedded local emulator with --local.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+local_app = typer.Typer(help="The embedded AWS emulator used by --local.", no_args_is_help=True,
+                        rich_markup_mode=None)
+app.add_typer(local_app, name="local")
+
+# -- options every command takes ------------------------------------------------------------
+Stack = Annotated[str | None, typer.Option("--stack", help="Stack name [env ORDERCLI_STACK; default: orders].", show_default=False)]
+Region = Annotated[str | None, typer.Option("--region", help="AWS region.", show_default=False)]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile.", show_default=False)]
+Config = Annotated[str | None, typer.Option("--config", help="Config file [default: ./ordercli.yaml].", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+Local = Annotated[bool, typer.Option("--local", help="Use the embedded emulator [env ORDERCLI_TARGET=local].")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _renderer(json_mode: bool) -> Renderer:
+    from ordercli.render import Renderer
+
+    width = int(os.environ["ORDERCLI_WIDTH"]) if os.environ.get("ORDERCLI_WIDTH") else None
+    return Renderer(json_mode, width=width, color=None if not os.environ.get("NO_COLOR") else False)
+
+
+def run(options: Options, body: Callable[[Renderer], T]) -> T:
+    """The error edge: our errors and AWS's become one message and an exit code."""
+    from ordercli.errors import EXIT_FAILURE, OrderCliError
+
+    render = _renderer(options.json)
+    try:
+        return body(render)
+    except typer.Exit:
+        raise
+    except OrderCliError as err:
+        if options.debug:
+            raise
+        render.error(err)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        render.info("Interrupted.", style="yellow")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if options.debug:
+            raise
+        from ordercli.aws import translate_error
+
+        translated = translate_error(exc)
+        if translated is None:
+            translated = OrderCliError(f"unexpected {type(exc).__name__}: {exc}",
+                                       hint="Run again with --debug for the traceback.")
+        render.error(translated)
+        raise typer.Exit(getattr(translated, "exit_code", EXIT_FAILURE)) from None
+
+
+def _context(options: Options, render: Renderer, *, start_local: bool = False, **overrides: Any) -> Context:
+    from ordercli.context import build_context
+
+    ctx = build_context(options, start_local=start_local, **overrides)
+    render.header(ctx.target.label, ctx.settings.stack)
+    return ctx
+
+
+# -- commands -------------------------------------------------------------------------------
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write.")] = Path("ordercli.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented ordercli.yaml with every key and its default."""
+    from ordercli.config import template
+    from ordercli.errors import UsageError
+
+    def body(render: Renderer) -> None:
+        if path.exists() and not force:
+            raise UsageError(f"{path} already exists (use --force to overwrite)")
+        path.write_text(template(), encoding="utf-8")
+        render.info(f"Wrote {path}. Every key is optional; edit what you need.")
+
+    run(Options(), body)
+
+
+@app.command()
+def up(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Skip the web app.")] = False,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """Create or update every resource of the stack; prints the plan first."""
+    options = Options(stack, region, profile, config, json, local, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.deploy import stack as engine
+
+        ctx = _context(options, render, start_local=not dry_run,
+                       **({"webapp.enabled": False} if no_web else {}))
+        plan = engine.plan(ctx)
+        render.plan(plan, "Plan")
+        with render.progress(plan if not dry_run else type(plan)([])) as listener:
+            result = engine.up(ctx, plan, dry_run=dry_run, listener=listener)
+        render.stack_result(result, "up")
+
+    run(options, body)
+
+
+@app.command()
+def teardown(
+    yes: Yes = False,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """Delete every resource of the stack (log groups and the queue trigger too)."""
+    _teardown(Options(stack, region, profile, config, json, local, debug), yes)
+
+
+@app.command("cleanup", hidden=True)
+def cleanup(
+    yes: Yes = False,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """Alias of teardown (the original design's word for it)."""
+    _teardown(Options(stack, region, profile, config, json, local, debug), yes)
+
+
+def _teardown(options: Options, yes: bool) -> None:
+    def body(render: Renderer) -> None:
+        from ordercli.deploy import stack as engine
+        from ordercli.errors import UsageError
+
+        ctx = _context(options, render)
+        plan = engine.plan(ctx, teardown=True)
+        render.plan(plan, "Teardown plan")
+        if plan.changes and not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("teardown deletes resources: pass --yes to confirm "
+                                 "(standard input is not a terminal, so I cannot ask)")
+            if not typer.confirm(f"Delete {len(plan.changes)} resource(s) of stack "
+                                 f"'{ctx.settings.stack}'?", default=False):
+                render.info("Nothing was deleted.")
+                raise typer.Exit(1)
+        with render.progress(plan) as listener:
+            result = engine.teardown(ctx, plan, listener=listener)
+        render.stack_result(result, "teardown")
+
+    run(options, body)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

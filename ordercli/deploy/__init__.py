@@ -1,0 +1,1 @@
+"""The deployer: specs (desired state as data) -> plan (reads only) -> apply (writes)."""

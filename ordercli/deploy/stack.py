@@ -1,0 +1,75 @@
+"""`up` and `teardown`: one pipeline (specs -> plan -> apply), two directions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ordercli.context import Context
+from ordercli.deploy.apply import Listener, Result, apply
+from ordercli.deploy.plan import Plan, plan_teardown, plan_up
+from ordercli.deploy.specs import Spec, build_specs
+
+
+@dataclass
+class StackResult:
+    target: str
+    stack: str
+    plan: Plan
+    results: list[Result] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "stack": self.stack,
+            "dry_run": self.dry_run,
+            "actions": [a.to_json() for a in self.plan.actions],
+            "outputs": self.outputs,
+        }
+
+
+def desired(ctx: Context) -> list[Spec]:
+    return build_specs(ctx.settings, ctx.names)
+
+
+def plan(ctx: Context, *, teardown: bool = False) -> Plan:
+    """Read what exists and decide; changes nothing."""
+    return (plan_teardown if teardown else plan_up)(ctx.aws, desired(ctx))
+
+
+def up(ctx: Context, planned: Plan | None = None, *, dry_run: bool = False,
+       listener: Listener | None = None) -> StackResult:
+    the_plan = planned or plan(ctx)
+    result = StackResult(ctx.target.label, ctx.settings.stack, the_plan, dry_run=dry_run)
+    if dry_run:
+        return result
+    result.results = apply(ctx.aws, the_plan, listener)
+    result.outputs = outputs(ctx, the_plan)
+    return result
+
+
+def teardown(ctx: Context, planned: Plan | None = None, *,
+             listener: Listener | None = None) -> StackResult:
+    the_plan = planned or plan(ctx, teardown=True)
+    result = StackResult(ctx.target.label, ctx.settings.stack, the_plan)
+    result.results = apply(ctx.aws, the_plan, listener)
+    return result
+
+
+def outputs(ctx: Context, plan: Plan) -> dict[str, Any]:
+    names = ctx.names
+    queue = next((a for a in plan.actions if a.spec.kind == "queue" and a.spec.name == names.queue),
+                 None)
+    url = (queue.current or {}).get("url") if queue else None
+    if url is None:
+        url = ctx.aws.client("sqs").get_queue_url(QueueName=names.queue)["QueueUrl"]
+    return {
+        "queue_url": url,
+        "dlq_arn": names.dlq_arn,
+        "state_machine_arn": names.state_machine_arn,
+        "topic_arn": names.topic_arn,
+        "functions": {f: names.function_arn(f) for f in
+                      ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")},
+    }

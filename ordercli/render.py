@@ -1,0 +1,121 @@
+"""The only place that prints: tables, progress, errors and --json, from result objects.
+
+User data is always passed as rich Text (never parsed as markup)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from ordercli.deploy.apply import Listener
+    from ordercli.deploy.plan import Plan
+    from ordercli.deploy.stack import StackResult
+    from ordercli.errors import OrderCliError
+
+ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "noop": "dim"}
+ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
+
+
+class Renderer:
+    def __init__(self, json_mode: bool = False, *, width: int | None = None,
+                 color: bool | None = None) -> None:
+        self.json_mode = json_mode
+        no_color = None if color is None else not color
+        self.out = Console(width=width, no_color=no_color, highlight=False, soft_wrap=False)
+        self.err = Console(stderr=True, width=width, no_color=no_color, highlight=False)
+
+    # -- generic ---------------------------------------------------------------
+    def emit_json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def header(self, target: str, stack: str) -> None:
+        if self.json_mode:
+            return
+        line = Text("ordercli", style="bold")
+        line.append("  target ", style="dim").append(target, style="cyan")
+        line.append("  stack ", style="dim").append(stack, style="cyan")
+        self.out.print(line)
+
+    def info(self, message: str, style: str | None = None) -> None:
+        """A human line: on stdout, or on stderr in --json mode so stdout stays JSON."""
+        (self.err if self.json_mode else self.out).print(Text(message, style=style or ""))
+
+    def error(self, err: OrderCliError) -> None:
+        if self.json_mode:
+            self.emit_json({"error": {"message": err.message, "hint": err.hint,
+                                      "exit_code": err.exit_code}})
+        self.err.print(Text("Error: ", style="bold red") + Text(err.message))
+        if err.hint:
+            self.err.print(Text(err.hint, style="dim"))
+
+    # -- up / teardown ---------------------------------------------------------
+    def plan(self, plan: Plan, title: str) -> None:
+        if self.json_mode:
+            return
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        table.add_column("action")
+        table.add_column("kind")
+        table.add_column("resource")
+        table.add_column("reason", overflow="fold")
+        for a in plan.actions:
+            style = ACTION_STYLE[a.action]
+            table.add_row(Text(ACTION_WORD[a.action], style=style), Text(a.spec.kind),
+                          Text(a.spec.name), Text(a.reason, style="dim"))
+        self.out.print(table)
+        counts = {k: sum(1 for a in plan.actions if a.action == k) for k in ACTION_STYLE}
+        summary = ", ".join(f"{n} to {k}" for k, n in counts.items() if n and k != "noop")
+        self.out.print(Text(f"Plan: {summary or 'nothing to change'}"
+                            f" ({counts['noop']} unchanged)", style="bold"))
+
+    @contextmanager
+    def progress(self, plan: Plan) -> Iterator[Listener | None]:
+        if self.json_mode or not plan.changes:
+            yield None
+            return
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+        with Progress(*columns, console=self.out, transient=False) as bar:
+            task = bar.add_task("applying", total=len(plan.changes))
+
+            def listener(event: str, action: Any, result: Any) -> None:
+                name = f"{action.action} {action.spec.kind} {action.spec.name}"
+                if event == "start":
+                    bar.update(task, description=name)
+                elif event == "done":
+                    bar.advance(task)
+                    bar.console.print(Text("  ✓ ", style="green") + Text(
+                        f"{name} ({result.seconds:.1f}s)"))
+                elif event == "failed":
+                    bar.advance(task)
+                    bar.console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
+                elif event == "skipped":
+                    bar.console.print(Text(f"  - {name} (skipped)", style="dim"))
+
+            yield listener
+            bar.update(task, description="done")
+
+    def stack_result(self, result: StackResult, verb: str) -> None:
+        if self.json_mode:
+            self.emit_json(result.to_json())
+            return
+        if result.dry_run:
+            self.out.print(Text("Dry run: nothing was changed.", style="dim"))
+            return
+        n = len(result.results)
+        self.out.print(Text(f"{verb}: {n} change(s) applied" if n else f"{verb}: no change",
+                            style="bold green"))
+        for key, value in result.outputs.items():
+            if isinstance(value, dict):
+                continue
+            self.out.print(Text(f"  {key}: ", style="dim") + Text(str(value)))
