@@ -177,6 +177,52 @@ def _teardown(options: Options, yes: bool) -> None:
     run(options, body)
 
 
+# -- the local emulator ---------------------------------------------------------------------
+Port = Annotated[int | None, typer.Option("--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False)]
+
+
+@local_app.command("start")
+def local_start(port: Port = None, json: Json = False, debug: Debug = False) -> None:
+    """Start the emulator in the background (a no-op if it already runs)."""
+    options = Options(json=json, debug=debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.local import control
+
+        state, started = control.start(port)
+        info = control.status(state.port)
+        render.local_status(info, "started" if started else "already running")
+
+    run(options, body)
+
+
+@local_app.command("stop")
+def local_stop(port: Port = None, json: Json = False, debug: Debug = False) -> None:
+    """Stop the emulator and the local web app that ordercli started."""
+    options = Options(json=json, debug=debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.local import control
+
+        state = control.stop(port)
+        render.local_stopped(state.pid if state else None, port or control.port_from_env())
+
+    run(options, body)
+
+
+@local_app.command("status")
+def local_status(port: Port = None, json: Json = False, debug: Debug = False) -> None:
+    """Whether the emulator runs, its pid, endpoint, web app and log file."""
+    options = Options(json=json, debug=debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.local import control
+
+        render.local_status(control.status(port), None)
+
+    run(options, body)
+
+
 def main() -> None:
     app()
 

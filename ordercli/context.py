@@ -63,7 +63,7 @@ def build_context(options: Options, *, start_local: bool = False, **overrides: A
     if options.wants_local:
         from ordercli.local.control import local_target
 
-        target = local_target(start=start_local)
+        target = local_target(start_if_needed=start_local)
     else:
         from ordercli.aws import resolve_aws_target
 

@@ -119,3 +119,25 @@ class Renderer:
             if isinstance(value, dict):
                 continue
             self.out.print(Text(f"  {key}: ", style="dim") + Text(str(value)))
+
+    # -- local emulator --------------------------------------------------------
+    def local_status(self, info: dict[str, Any], event: str | None) -> None:
+        if self.json_mode:
+            self.emit_json({**info, **({"event": event} if event else {})})
+            return
+        if not info["running"]:
+            self.out.print(Text(f"Emulator not running (port {info['port']}).", style="yellow"))
+            return
+        title = f"Emulator {event}" if event else "Emulator running"
+        self.out.print(Text(title, style="bold green"))
+        for key in ("endpoint", "pid", "webapp", "started_at", "log_file"):
+            if info.get(key) is not None:
+                self.out.print(Text(f"  {key}: ", style="dim") + Text(str(info[key])))
+
+    def local_stopped(self, pid: int | None, port: int) -> None:
+        if self.json_mode:
+            self.emit_json({"stopped": pid is not None, "pid": pid, "port": port})
+        elif pid is None:
+            self.out.print(Text(f"No emulator was running on port {port}.", style="dim"))
+        else:
+            self.out.print(Text(f"Stopped the emulator (pid {pid}, port {port}).", style="green"))

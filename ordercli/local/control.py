@@ -1,0 +1,216 @@
+"""Start, stop and inspect the emulator process (and the local web app started with it).
+
+State lives under ORDERCLI_HOME (default ~/.ordercli): a JSON pid file and a log file per
+port, so several emulators and test runs can live side by side."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ordercli.errors import OrderCliError, UsageError
+
+DEFAULT_PORT = 4566
+READY_TIMEOUT = 30.0
+
+
+def home() -> Path:
+    return Path(os.environ.get("ORDERCLI_HOME") or Path.home() / ".ordercli")
+
+
+def port_from_env() -> int:
+    text = os.environ.get("ORDERCLI_LOCAL_PORT", str(DEFAULT_PORT))
+    try:
+        port = int(text)
+    except ValueError:
+        raise UsageError(f"ORDERCLI_LOCAL_PORT must be a port number, got {text!r}") from None
+    if not 0 < port < 65536:
+        raise UsageError(f"ORDERCLI_LOCAL_PORT must be 1-65535, got {port}")
+    return port
+
+
+@dataclass
+class EmulatorState:
+    pid: int
+    port: int
+    started_at: float
+    log_file: str
+    webapp: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _state_file(port: int) -> Path:
+    return home() / f"emulator-{port}.json"
+
+
+def read_state(port: int) -> EmulatorState | None:
+    try:
+        data = json.loads(_state_file(port).read_text())
+        return EmulatorState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_state(state: EmulatorState) -> None:
+    path = _state_file(state.port)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(path)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def port_open(port: int, timeout: float = 0.2) -> bool:
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def running(port: int) -> EmulatorState | None:
+    """The state of a live emulator on this port, cleaning a stale pid file."""
+    state = read_state(port)
+    if state is None:
+        return None
+    if not pid_alive(state.pid):
+        _state_file(port).unlink(missing_ok=True)
+        return None
+    return state
+
+
+def _require_moto() -> None:
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        raise OrderCliError(
+            "The local target needs the emulator, which is not installed.",
+            hint="pip install 'ordercli[local]'",
+        ) from None
+
+
+def start(port: int | None = None) -> tuple[EmulatorState, bool]:
+    """Start the emulator in the background unless it runs; (state, started_now)."""
+    port = port or port_from_env()
+    state = running(port)
+    if state is not None:
+        return state, False
+    _require_moto()
+    if port_open(port):
+        raise OrderCliError(
+            f"Port {port} is in use by another program, not an ordercli emulator.",
+            hint="Set ORDERCLI_LOCAL_PORT to a free port, or stop that program.",
+        )
+    root = home()
+    root.mkdir(parents=True, exist_ok=True)
+    log_file = root / f"emulator-{port}.log"
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ordercli.local.server", "--port", str(port), "--home", str(root)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
+    state = EmulatorState(proc.pid, port, time.time(), str(log_file))
+    write_state(state)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _state_file(port).unlink(missing_ok=True)
+            raise OrderCliError(f"The emulator exited during start (code {proc.returncode}).",
+                                hint=f"See its log: {log_file}")
+        if port_open(port, 0.05):
+            return state, True
+        time.sleep(0.02)
+    stop(port)
+    raise OrderCliError(f"The emulator did not answer within {READY_TIMEOUT:.0f} s.",
+                        hint=f"See its log: {log_file}")
+
+
+def _terminate(pid: int, grace: float = 5.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop(port: int | None = None) -> EmulatorState | None:
+    """Stop the emulator (and web app) this state dir started; fine when nothing runs."""
+    port = port or port_from_env()
+    state = running(port)
+    if state is None:
+        return None
+    if state.webapp and state.webapp.get("pid"):
+        _terminate(int(state.webapp["pid"]))
+    _terminate(state.pid)
+    _state_file(port).unlink(missing_ok=True)
+    return state
+
+
+def status(port: int | None = None) -> dict[str, Any]:
+    port = port or port_from_env()
+    state = running(port)
+    if state is None:
+        return {"running": False, "pid": None, "port": port,
+                "endpoint": f"http://127.0.0.1:{port}", "webapp": None, "started_at": None,
+                "home": str(home())}
+    web = state.webapp
+    return {
+        "running": True,
+        "pid": state.pid,
+        "port": port,
+        "endpoint": state.endpoint,
+        "webapp": web.get("url") if web and web.get("pid") and pid_alive(int(web["pid"])) else None,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_at)),
+        "uptime_seconds": round(time.time() - state.started_at, 1),
+        "log_file": state.log_file,
+        "home": str(home()),
+    }
+
+
+def local_target(start_if_needed: bool = False) -> Any:
+    """The local target for a command; `up` starts the emulator, others need it running."""
+    from ordercli.aws import LOCAL_REGION, Target
+
+    port = port_from_env()
+    state = running(port)
+    if state is None:
+        if not start_if_needed:
+            raise OrderCliError(
+                f"The local emulator is not running (port {port}).",
+                hint="`ordercli up --local` starts it and deploys the stack; "
+                "`ordercli local start` only starts it.",
+            )
+        state, _ = start(port)
+    return Target("local", LOCAL_REGION, state.endpoint)

@@ -1,0 +1,101 @@
+"""Queue polling as Lambda's service does it: sends return at once; batches up to the
+mapping's size; failed batch items come back after their visibility timeout and move to the
+DLQ after maxReceiveCount receives; a disabled or deleted mapping stops."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ordercli.local import moto_hooks
+
+log = logging.getLogger("ordercli.poller")
+IDLE_WAIT = 0.5  # seconds; a send wakes the poller at once, this only bounds retries' latency
+MAX_BATCHES_IN_FLIGHT = 4  # per mapping, like Lambda scaling out its pollers
+
+
+def failed_ids(payload: str, errored: bool, records: list[dict[str, Any]]) -> set[str]:
+    """Which records to leave on the queue, from the function's answer."""
+    every = {r["messageId"] for r in records}
+    if errored:
+        return every
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return set()
+    if not isinstance(answer, dict) or not answer.get("batchItemFailures"):
+        return set()
+    failures = answer["batchItemFailures"]
+    ids = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+    if not ids <= every or None in ids:
+        return every  # a malformed report fails the whole batch, as Lambda does
+    return {i for i in ids if i is not None}
+
+
+class Poller:
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="esm")
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="esm-poller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.poll_once()
+            except Exception:  # keep polling whatever one round hit
+                log.exception("poll round failed")
+                busy = False
+            if not busy:
+                self._wake.wait(IDLE_WAIT)
+
+    def poll_once(self) -> bool:
+        """Start batches for every mapping with room; True if any batch started."""
+        started = False
+        for esm, fn, queue in moto_hooks.sqs_event_source_mappings():
+            while True:
+                with self._lock:
+                    if self._in_flight.get(esm.uuid, 0) >= MAX_BATCHES_IN_FLIGHT:
+                        break
+                messages = moto_hooks.receive(queue, int(esm.batch_size or 10))
+                if not messages:
+                    break
+                with self._lock:
+                    self._in_flight[esm.uuid] = self._in_flight.get(esm.uuid, 0) + 1
+                self._pool.submit(self._deliver, esm, fn, queue, messages)
+                started = True
+        return started
+
+    def _deliver(self, esm: Any, fn: Any, queue: Any, messages: list[Any]) -> None:
+        try:
+            records = [moto_hooks.sqs_record(m, queue) for m in messages]
+            payload, errored, _ = fn._invoke_lambda(event={"Records": records})
+            reports = "ReportBatchItemFailures" in (esm.function_response_types or [])
+            failed = failed_ids(payload, errored, records) if (reports or errored) else set()
+            for m in messages:
+                if m.id not in failed:
+                    moto_hooks.delete(queue, m.receipt_handle)
+        except Exception:
+            log.exception("delivering a batch failed; its messages return after their timeout")
+        finally:
+            with self._lock:
+                self._in_flight[esm.uuid] -= 1
+            self._wake.set()

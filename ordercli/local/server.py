@@ -1,0 +1,84 @@
+"""The emulator process: moto's server with ordercli's hooks installed, on 127.0.0.1.
+
+Run by `ordercli local start` as `python -m ordercli.local.server --port P --home DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def clean_environment(port: int) -> None:
+    """The emulator's own boto3 calls (the Step Functions interpreter's) must reach this
+    server and nothing else, whatever the user's environment says."""
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[key]
+    os.environ.update({
+        "MOTO_PORT": str(port),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    })
+    os.environ.pop("MOTO_HOST", None)
+
+
+def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
+    """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from ordercli.local import moto_hooks
+    from ordercli.local.poller import Poller
+    from ordercli.local.workers import WorkerPool
+
+    moto_hooks.check_hook_points()
+    moto_hooks.enable_state_machine_execution()
+    pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
+    moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
+    poller = Poller()
+    moto_hooks.replace_sqs_dispatch(poller.wake)
+    app = DomainDispatcherApplication(create_backend_app)
+    return app, poller, pool
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ordercli-emulator")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    args = parser.parse_args(argv)
+    clean_environment(args.port)
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            pass  # one line per request would grow the log without bound
+
+    app, poller, pool = build_app(args.port, args.home)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
+    poller.start()
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"ordercli emulator listening on http://127.0.0.1:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        poller.stop()
+        pool.shutdown()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

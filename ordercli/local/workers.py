@@ -1,0 +1,240 @@
+"""Warm Lambda workers: one long-lived process per concurrent invocation of a function
+version, reused across invocations, replaced when the code or configuration changes.
+
+Local code can never touch a real account: each worker's environment is built from scratch
+(dummy credentials, the emulator's endpoint, no shared AWS config or credentials files)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ordercli.local.worker_main import read_message, write_message
+
+MAX_WORKERS_PER_FUNCTION = 8
+BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    """What a worker is built from; a change to any field means a new worker."""
+
+    arn: str
+    name: str
+    handler: str
+    code_sha256: str
+    timeout: int
+    memory: int
+    region: str
+    environment: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Outcome:
+    payload: str
+    errored: bool
+    logs: list[str]
+    stream: str
+
+
+def worker_environment(fv: FunctionVersion, code_dir: Path, endpoint: str,
+                       parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a worker: nothing of the user's AWS settings is inherited."""
+    source = os.environ if parent is None else parent
+    env = {k: source[k] for k in BASE_ENV_KEYS if k in source}
+    env.update(dict(fv.environment))
+    env.update({
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": fv.region,
+        "AWS_DEFAULT_REGION": fv.region,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_LAMBDA_FUNCTION_NAME": fv.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fv.memory),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fv.name}",
+        "ORDERCLI_FUNCTION_ARN": fv.arn,
+        "ORDERCLI_CODE_DIR": str(code_dir),
+        "_HANDLER": fv.handler,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Worker:
+    def __init__(self, fv: FunctionVersion, code_dir: Path, endpoint: str) -> None:
+        self.fv = fv
+        self.stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        env = worker_environment(fv, code_dir, endpoint)
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ordercli.local.worker_main", str(to_child_r), str(from_child_w)],
+            env=env, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
+            close_fds=True, cwd=str(code_dir),
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+
+    def invoke(self, event: str, request_id: str) -> Outcome | None:
+        """One invocation; None if the worker had to be killed (timeout) or died."""
+        deadline = time.time() + self.fv.timeout
+        try:
+            write_message(self._to_child, {"id": request_id, "event": event,
+                                           "deadline_ms": int(deadline * 1000)})
+        except OSError:
+            return None
+        ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
+        if not ready:
+            self.close(kill=True)
+            return None
+        reply = read_message(self._from_child)
+        if reply is None:
+            self.close(kill=True)
+            return None
+        return Outcome(reply["payload"], not reply["ok"], reply["logs"], self.stream)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, kill: bool = False) -> None:
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if kill:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WorkerPool:
+    """Idle workers per function version, at most MAX_WORKERS_PER_FUNCTION per function."""
+
+    def __init__(self, code_root: Path, endpoint: str, cap: int = MAX_WORKERS_PER_FUNCTION) -> None:
+        self.code_root = code_root
+        self.endpoint = endpoint
+        self.cap = cap
+        self._idle: dict[FunctionVersion, list[Worker]] = {}
+        self._busy: dict[str, int] = {}
+        self._current: dict[str, FunctionVersion] = {}
+        self._cond = threading.Condition()
+        self.started = 0  # workers ever started: lets tests see warm reuse
+
+    def code_dir(self, sha_hex: str, zip_bytes: bytes) -> Path:
+        """The zip extracted once per content hash (content-addressed, so reuse is safe)."""
+        target = self.code_root / sha_hex
+        if not target.is_dir():
+            tmp = self.code_root / f".{sha_hex}.{uuid.uuid4().hex}"
+            tmp.mkdir(parents=True)
+            import io
+
+            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+                zf.extractall(tmp)
+            try:
+                tmp.rename(target)
+            except OSError:  # another thread won the race: same content
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def _acquire(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
+        with self._cond:
+            old = self._current.get(fv.arn)
+            if old is not None and old != fv:
+                for w in self._idle.pop(old, []):  # code or config changed: retire
+                    w.close()
+            self._current[fv.arn] = fv
+            while True:
+                idle = self._idle.get(fv, [])
+                while idle:
+                    w = idle.pop()
+                    if w.alive:
+                        self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
+                        return w
+                    w.close()
+                if self._busy.get(fv.arn, 0) < self.cap:
+                    self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
+                    break
+                self._cond.wait(timeout=1)
+        try:
+            sha_hex = hashlib.sha256(zip_bytes).hexdigest()
+            worker = Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
+        except Exception:
+            self._release_slot(fv)
+            raise
+        with self._cond:
+            self.started += 1
+        return worker
+
+    def _release_slot(self, fv: FunctionVersion) -> None:
+        with self._cond:
+            self._busy[fv.arn] -= 1
+            self._cond.notify()
+
+    def _release(self, fv: FunctionVersion, worker: Worker) -> None:
+        with self._cond:
+            self._busy[fv.arn] -= 1
+            if worker.alive and self._current.get(fv.arn) == fv:
+                self._idle.setdefault(fv, []).append(worker)
+            else:
+                worker.close()
+            self._cond.notify()
+
+    def invoke(self, fv: FunctionVersion, zip_bytes: bytes, event: str) -> Outcome:
+        request_id = str(uuid.uuid4())
+        worker = self._acquire(fv, zip_bytes)
+        started = time.time()
+        outcome = worker.invoke(event, request_id)
+        self._release(fv, worker)
+        if outcome is not None:
+            return outcome
+        if time.time() - started >= fv.timeout - 0.05:
+            message = f"Task timed out after {fv.timeout:.2f} seconds"
+            error_type = "Sandbox.Timedout"
+        else:
+            message = "Runtime exited without providing a reason"
+            error_type = "Runtime.ExitError"
+        payload = json.dumps({"errorType": error_type,
+                              "errorMessage": f"RequestId: {request_id} Error: {message}"})
+        logs = [f"START RequestId: {request_id} Version: $LATEST",
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}",
+                f"END RequestId: {request_id}"]
+        return Outcome(payload, True, logs, worker.stream)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            for workers in self._idle.values():
+                for w in workers:
+                    w.close()
+            self._idle.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self._cond:
+            return {"started": self.started,
+                    "idle": sum(len(v) for v in self._idle.values()),
+                    "busy": sum(self._busy.values())}
