@@ -177,6 +177,63 @@ def _teardown(options: Options, yes: bool) -> None:
     run(options, body)
 
 
+@app.command()
+def submit(
+    customer: Annotated[str | None, typer.Option("--customer", help="Customer name.")] = None,
+    product: Annotated[str | None, typer.Option("--product", help="Product.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="Amount, 0 < amount < 10000, at most 2 decimals.")] = None,
+    order_id: Annotated[str | None, typer.Option("--order-id", help="Order id (default: generated, sortable).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Orders from a .csv, .json or .jsonl file.")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Send a file's valid rows, list the rest.")] = False,
+    count: Annotated[int | None, typer.Option("--count", min=1, max=1_000_000, help="Send N generated orders (load test).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Sending threads.")] = 8,
+    rate: Annotated[float | None, typer.Option("--rate", min=0.1, help="Orders per second at most.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow every order to a terminal state.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds --wait waits.")] = 300,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """Send orders: one from flags, a file, or a generated load."""
+    options = Options(stack, region, profile, config, json, local, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.errors import UsageError
+        from ordercli.operate import orders_input
+        from ordercli.operate import submit as engine
+
+        sources = [s for s, given in (("--customer/--product/--amount", any(
+            v is not None for v in (customer, product, amount))), ("--file", file is not None),
+            ("--count", count is not None)) if given]
+        if len(sources) != 1:
+            raise UsageError("give exactly one of --customer/--product/--amount, --file or --count"
+                             + (f" (got {' and '.join(sources)})" if sources else ""))
+        rejected: list[Any] = []
+        if file is not None:
+            batch = orders_input.from_file(file)
+            rejected = batch.rejected
+            if rejected and not skip_invalid:
+                raise UsageError(
+                    f"{file}: {len(rejected)} invalid row(s); nothing was sent:\n  "
+                    + "\n  ".join(str(r) for r in rejected[:20])
+                    + ("\n  ..." if len(rejected) > 20 else "")
+                    + "\n(--skip-invalid sends the valid rows)")
+            orders = batch.orders
+        elif count is not None:
+            orders = orders_input.generate(count)
+        else:
+            orders = [orders_input.from_flags(customer, product, amount, order_id)]
+        ctx = _context(options, render)
+        with render.submit_progress(len(orders), wait) as (on_sent, on_done):
+            report = engine.submit(ctx, orders, rejected=rejected, wait=wait, timeout=timeout,
+                                   concurrency=concurrency, rate=rate, on_sent=on_sent,
+                                   on_done=on_done)
+        render.submit_report(report)
+        if report.not_sent or (wait and report.summary()["pending"]):
+            raise typer.Exit(1)
+
+    run(options, body)
+
+
 # -- the local emulator ---------------------------------------------------------------------
 Port = Annotated[int | None, typer.Option("--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False)]
 

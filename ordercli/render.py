@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ordercli.errors import OrderCliError
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "noop": "dim"}
+STATUS_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow", "QUEUED": "cyan",
+                "NOT_SENT": "red", "TIMED_OUT": "red", "ABORTED": "red"}
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
 
 
@@ -141,3 +143,53 @@ class Renderer:
             self.out.print(Text(f"No emulator was running on port {port}.", style="dim"))
         else:
             self.out.print(Text(f"Stopped the emulator (pid {pid}, port {port}).", style="green"))
+
+    # -- submit ----------------------------------------------------------------
+    @contextmanager
+    def submit_progress(self, total: int, wait: bool) -> Iterator[tuple[Any, Any]]:
+        if self.json_mode or total < 2 and not wait:
+            yield None, None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=self.out) as bar:
+            sent = bar.add_task("sent", total=total)
+            done = bar.add_task("terminal", total=total, visible=wait)
+            yield (lambda n, t: bar.update(sent, completed=n, total=t),
+                   lambda n, t: bar.update(done, completed=n, total=t))
+
+    def submit_report(self, report: Any) -> None:
+        if self.json_mode:
+            self.emit_json(report.to_json())
+            return
+        summary = report.summary()
+        if len(report.results) <= 20:
+            table = Table(show_edge=False, pad_edge=False)
+            for col in ("orderId", "status", "error", "latency"):
+                table.add_column(col)
+            for r in report.results:
+                lat = "" if r.latency is None else f"{r.latency * 1000:.0f} ms"
+                table.add_row(Text(r.order_id), Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                              Text(r.error or r.cause or ""), Text(lat))
+            self.out.print(table)
+        line = f"sent {summary['sent']}/{summary['submitted']}"
+        if summary["rejected"]:
+            line += f", rejected {summary['rejected']}"
+        if summary["not_sent"]:
+            line += f", NOT SENT {summary['not_sent']}"
+        if report.waited:
+            line += f"; succeeded {summary['succeeded']}, failed {summary['failed']}"
+            if summary["failed_by_error"]:
+                line += " (" + ", ".join(f"{k} {v}" for k, v in summary["failed_by_error"].items()) + ")"
+            if summary["pending"]:
+                line += f", still pending {summary['pending']}"
+        self.out.print(Text(line, style="bold"))
+        if "latency_ms" in summary:
+            lat = summary["latency_ms"]
+            self.out.print(Text(f"end-to-end latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms,"
+                                f" max {lat['max']:.0f} ms", style="dim"))
+        for r in report.rejected:
+            self.out.print(Text(f"rejected {r}", style="yellow"))
+        for r in report.not_sent:
+            self.err.print(Text(f"not sent {r.order_id}: {r.cause}", style="red"))
