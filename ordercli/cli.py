@@ -234,6 +234,74 @@ def submit(
     run(options, body)
 
 
+@app.command()
+def status(
+    order_id: Annotated[str | None, typer.Argument(help="An orderId: show its steps and logs.", show_default=False)] = None,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """The stack (resources, queue depths, executions, web app), or one order."""
+    options = Options(stack, region, profile, config, json, local, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.operate import status as engine
+
+        ctx = _context(options, render)
+        if order_id is None:
+            render.stack_status(engine.stack_status(ctx))
+        else:
+            render.order_status(engine.order_status(ctx, order_id))
+
+    run(options, body)
+
+
+@app.command()
+def tail(
+    order: Annotated[str | None, typer.Option("--order", help="Only this orderId.")] = None,
+    since: Annotated[str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 1d.")] = "10m",
+    no_follow: Annotated[bool, typer.Option("--no-follow", help="Print what is there and exit.")] = False,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """Follow executions and the Lambdas' log lines, interleaved by time (Ctrl-C stops)."""
+    options = Options(stack, region, profile, config, json, local, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.operate import tail as engine
+
+        seconds = engine.parse_since(since)
+        ctx = _context(options, render)
+        try:
+            for line in engine.follow(ctx, since=seconds, order_id=order,
+                                      keep_following=not no_follow):
+                render.tail_line(line)
+        except KeyboardInterrupt:
+            return
+
+    run(options, body)
+
+
+@app.command()
+def dlq(
+    redrive: Annotated[bool, typer.Option("--redrive", help="Move the messages back to the queue.")] = False,
+    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
+    json: Json = False, local: Local = False, debug: Debug = False,
+) -> None:
+    """List dead-lettered orders (without consuming them), or --redrive them."""
+    options = Options(stack, region, profile, config, json, local, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.operate import dlq as engine
+
+        ctx = _context(options, render)
+        if redrive:
+            render.redrive(engine.redrive(ctx))
+        else:
+            render.dead_letters(engine.list_dead_letters(ctx))
+
+    run(options, body)
+
+
 # -- the local emulator ---------------------------------------------------------------------
 Port = Annotated[int | None, typer.Option("--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False)]
 

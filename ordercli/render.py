@@ -193,3 +193,101 @@ class Renderer:
             self.out.print(Text(f"rejected {r}", style="yellow"))
         for r in report.not_sent:
             self.err.print(Text(f"not sent {r.order_id}: {r.cause}", style="red"))
+
+    # -- status ----------------------------------------------------------------
+    def stack_status(self, st: dict[str, Any]) -> None:
+        if self.json_mode:
+            self.emit_json(st)
+            return
+        if not st["deployed"]:
+            self.out.print(Text("Stack is not deployed (run `ordercli up`).", style="yellow"))
+        table = Table(show_edge=False, pad_edge=False, title="Resources", title_justify="left")
+        for col in ("state", "kind", "resource", "detail"):
+            table.add_column(col)
+        for r in st["resources"]:
+            style = {"present": "green", "missing": "red", "drifted": "yellow"}[r["state"]]
+            table.add_row(Text(r["state"], style=style), Text(r["kind"]), Text(r["name"]),
+                          Text(r["detail"], style="dim"))
+        self.out.print(table)
+        for label, q in (("queue", st["queue"]), ("dlq", st["dlq"])):
+            if q["exists"]:
+                style = "red" if label == "dlq" and q["visible"] else ""
+                self.out.print(Text(f"{label:<6} {q['name']}: {q['visible']} waiting, "
+                                    f"{q['in_flight']} in flight", style=style))
+        ex = st["executions"]
+        line = (f"executions: {ex['running']} running, {ex['succeeded']} succeeded, "
+                f"{ex['failed']} failed, {ex['timed_out']} timed out, {ex['aborted']} aborted")
+        self.out.print(Text(line))
+        if ex["by_error"]:
+            reasons = ", ".join(f"{k} {v}" for k, v in ex["by_error"].items())
+            self.out.print(Text(f"  top failure reasons (last {ex['by_error_sample']} failures): "
+                                f"{reasons}", style="dim"))
+        web = st.get("webapp")
+        if web:
+            self.out.print(Text(f"web app: {web['url']} ({web['health']})"))
+        if st.get("dashboard_url"):
+            self.out.print(Text(f"dashboard: {st['dashboard_url']}", style="dim"))
+
+    def order_status(self, o: dict[str, Any]) -> None:
+        if self.json_mode:
+            self.emit_json(o)
+            return
+        style = STATUS_STYLE.get(o["status"], "")
+        head = Text(f"order {o['orderId']}: ") + Text(o["status"], style=f"bold {style}")
+        if o["error"]:
+            head += Text(f"  {o['error']}: {o['cause'] or ''}", style="red")
+        self.out.print(head)
+        for s in o["steps"]:
+            mark = {"succeeded": ("✓", "green"), "failed": ("✗", "red"),
+                    "running": ("…", "yellow")}[s["status"]]
+            dur = "" if s["duration_ms"] is None else f" {s['duration_ms']:.0f} ms"
+            line = Text(f"  {mark[0]} ", style=mark[1]) + Text(f"{s['name']}{dur}")
+            if s["error"]:
+                line += Text(f"  {s['error']}: {(s['cause'] or '')[:160]}", style="red")
+            self.out.print(line)
+            for entry in s["logs"]:
+                message = entry["message"].split("\t")[-1]  # drop Lambda's level/time/request id
+                self.out.print(Text(f"      {message}", style="dim"))
+        if o["current_step"]:
+            self.out.print(Text(f"running: {o['current_step']}", style="yellow"))
+        if o["output"] is not None:
+            self.out.print(Text("output: ", style="dim") + Text(json.dumps(o["output"])[:400]))
+
+    # -- tail ------------------------------------------------------------------
+    def tail_line(self, line: Any) -> None:
+        if self.json_mode:
+            sys.stdout.write(json.dumps(line.to_json()) + "\n")
+            sys.stdout.flush()
+            return
+        import time as _time
+
+        stamp = _time.strftime("%H:%M:%S", _time.localtime(line.time)) + f".{int(line.time * 1000) % 1000:03d}"
+        style = {"ok": "green", "fail": "red", "running": "yellow", "info": ""}[line.outcome]
+        self.out.print(Text(f"{stamp} ", style="dim") + Text(f"{line.order_id:<26} ", style="cyan")
+                       + Text(f"{line.step:<18} ") + Text(line.message, style=style))
+
+    # -- dlq -------------------------------------------------------------------
+    def dead_letters(self, data: dict[str, Any]) -> None:
+        if self.json_mode:
+            self.emit_json(data)
+            return
+        msgs = data["messages"]
+        if not msgs:
+            self.out.print(Text("The dead-letter queue is empty.", style="green"))
+            return
+        table = Table(show_edge=False, pad_edge=False,
+                      title=f"{len(msgs)} dead-lettered message(s)", title_justify="left")
+        for col in ("orderId", "receives", "first failure", "body"):
+            table.add_column(col, overflow="fold")
+        for m in msgs:
+            table.add_row(Text(m["orderId"] or "(unparseable)"), Text(str(m["receive_count"])),
+                          Text(m["first_failure"] or ""), Text(m["body"][:80]))
+        self.out.print(table)
+        self.out.print(Text("`ordercli dlq --redrive` moves them back to the queue.", style="dim"))
+
+    def redrive(self, data: dict[str, Any]) -> None:
+        if self.json_mode:
+            self.emit_json(data)
+            return
+        self.out.print(Text(f"Moved {data['moved']} message(s) back to the queue "
+                            f"({data['method']}, {data['status']}).", style="green"))

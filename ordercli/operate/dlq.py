@@ -1,0 +1,127 @@
+"""`dlq`: look at dead-lettered orders without consuming them, and move them back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ordercli.aws import error_code
+from ordercli.operate.status import queue_depth
+
+PEEK_VISIBILITY = 30  # seconds the listed messages stay hidden before we release them
+MOVE_UNSUPPORTED = ("UnsupportedOperation", "InvalidAction", "NotImplemented",
+                    "UnknownOperationException", "InvalidParameterValue")
+
+
+def _order_id(body: str) -> str | None:
+    try:
+        data = json.loads(body)
+        value = data.get("order", {}).get("orderId")
+        return value if isinstance(value, str) else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
+    """Every message in the DLQ (up to `limit`), released again right after reading."""
+    sqs = ctx.aws.client("sqs")
+    depth = queue_depth(sqs, ctx.names.dlq)
+    if not depth["exists"]:
+        return {"dlq": depth, "messages": []}
+    url = depth["url"]
+    seen: dict[str, dict[str, Any]] = {}
+    receipts: list[str] = []
+    empty = 0
+    while len(seen) < limit and empty < 2:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                  VisibilityTimeout=PEEK_VISIBILITY, WaitTimeSeconds=0,
+                                  AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            empty += 1
+            continue
+        for m in got:
+            receipts.append(m["ReceiptHandle"])
+            attrs = m.get("Attributes", {})
+            first = attrs.get("ApproximateFirstReceiveTimestamp") or attrs.get("SentTimestamp")
+            seen.setdefault(m["MessageId"], {
+                "messageId": m["MessageId"],
+                "orderId": _order_id(m["Body"]),
+                # the count includes our own look, which we do not count
+                "receive_count": max(0, int(attrs.get("ApproximateReceiveCount", "1")) - 1),
+                "first_failure": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(first) / 1000))
+                if first else None,
+                "sent": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                      time.gmtime(int(attrs.get("SentTimestamp", "0")) / 1000)),
+                "body": m["Body"][:200],
+            })
+    _release(sqs, url, receipts)
+    return {"dlq": {**depth, "visible": len(seen)}, "messages": list(seen.values())}
+
+
+def _release(sqs: Any, url: str, receipts: list[str]) -> None:
+    for i in range(0, len(receipts), 10):
+        entries = [{"Id": str(n), "ReceiptHandle": r, "VisibilityTimeout": 0}
+                   for n, r in enumerate(receipts[i:i + 10])]
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+
+def redrive(ctx: Any, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """SQS's own move task where the service has it; otherwise copy-then-delete ourselves,
+    so a crash mid-way duplicates at worst and never loses (the orderId makes a duplicate
+    harmless)."""
+    sqs = ctx.aws.client("sqs")
+    dlq, queue = queue_depth(sqs, ctx.names.dlq), queue_depth(sqs, ctx.names.queue)
+    if not dlq["exists"] or not queue["exists"]:
+        from ordercli.errors import NotFound
+
+        raise NotFound(f"Stack '{ctx.settings.stack}' is not deployed on {ctx.target.label}.",
+                       hint="ordercli up" + (" --local" if ctx.target.is_local else ""))
+    if not ctx.target.is_local:
+        try:
+            return _move_task(ctx, sqs, on_progress)
+        except Exception as exc:
+            if error_code(exc) not in MOVE_UNSUPPORTED and "not yet implemented" not in str(exc):
+                raise
+    return _move_by_copy(sqs, dlq["url"], queue["url"], on_progress)
+
+
+def _move_task(ctx: Any, sqs: Any, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    names = ctx.names
+    handle = sqs.start_message_move_task(SourceArn=names.dlq_arn, DestinationArn=names.queue_arn())
+    handle = handle["TaskHandle"]
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=names.dlq_arn, MaxResults=1)["Results"]
+        task = next((t for t in tasks if t.get("TaskHandle") == handle), tasks[0] if tasks else {})
+        moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        total = int(task.get("ApproximateNumberOfMessagesToMove", moved) or moved)
+        if on_progress:
+            on_progress(moved, total)
+        if task.get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
+            return {"moved": moved, "method": "StartMessageMoveTask", "status": task.get("Status"),
+                    "failure": task.get("FailureReason")}
+        ctx.aws.sleep(1)
+
+
+def _move_by_copy(sqs: Any, src: str, dst: str,
+                  on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    moved = 0
+    while True:
+        got = sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                  WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        sent = sqs.send_message_batch(QueueUrl=dst, Entries=[
+            {"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(got)])
+        ok = {int(s["Id"]) for s in sent.get("Successful", [])}
+        done = [m for i, m in enumerate(got) if i in ok]
+        if done:
+            sqs.delete_message_batch(QueueUrl=src, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        moved += len(done)
+        if on_progress:
+            on_progress(moved, moved)
+        if len(done) < len(got):
+            break  # what could not be sent stays in the DLQ, visible again after 60 s
+    return {"moved": moved, "method": "copy-then-delete", "status": "COMPLETED"}

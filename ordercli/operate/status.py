@@ -1,0 +1,247 @@
+"""`status`: the stack at a glance, or one order's steps and the Lambda logs it wrote."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ordercli.aws import error_code
+from ordercli.errors import NotFound
+from ordercli.names import FUNCTIONS
+
+EXECUTION_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+FAILURE_SAMPLE = 50  # failed executions described to rank failure reasons
+STEP_FUNCTION = {  # which function's logs belong under which step
+    "ValidateOrder": "ValidateOrder",
+    "ProcessPayment": "ProcessPayment",
+    "SendNotification": "SendNotification",
+    "NotifyOrderInvalid": "SendNotification",
+    "NotifyPaymentDeclined": "SendNotification",
+}
+
+
+# -- the stack ---------------------------------------------------------------------------------
+def queue_depth(sqs: Any, name: str) -> dict[str, Any]:
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except Exception as exc:
+        if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return {"name": name, "exists": False, "visible": None, "in_flight": None}
+        raise
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return {"name": name, "exists": True, "url": url,
+            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))}
+
+
+def count_executions(sfn: Any, arn: str, status: str) -> int:
+    """Count by listing (names only), never by fetching histories."""
+    total = 0
+    try:
+        for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=arn, statusFilter=status, PaginationConfig={"PageSize": 1000}):
+            total += len(page["executions"])
+    except Exception as exc:
+        if error_code(exc) == "StateMachineDoesNotExist":
+            return 0
+        raise
+    return total
+
+
+def failure_reasons(sfn: Any, arn: str, sample: int = FAILURE_SAMPLE) -> dict[str, int]:
+    """Errors of the most recent failed executions (a sample: describing all would not scale)."""
+    try:
+        recent = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED",
+                                     maxResults=sample)["executions"]
+    except Exception as exc:
+        if error_code(exc) == "StateMachineDoesNotExist":
+            return {}
+        raise
+    reasons: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for d in pool.map(lambda e: sfn.describe_execution(executionArn=e["executionArn"]), recent):
+            key = d.get("error") or "unknown"
+            reasons[key] = reasons.get(key, 0) + 1
+    return dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+
+
+def stack_status(ctx: Any) -> dict[str, Any]:
+    from ordercli.deploy import stack as deploy
+
+    names = ctx.names
+    sqs, sfn = ctx.aws.client("sqs"), ctx.aws.client("stepfunctions")
+    arn = names.state_machine_arn
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        plan_f = pool.submit(deploy.plan, ctx)
+        q_f = pool.submit(queue_depth, sqs, names.queue)
+        d_f = pool.submit(queue_depth, sqs, names.dlq)
+        counts_f = {s: pool.submit(count_executions, sfn, arn, s) for s in EXECUTION_STATES}
+        errors_f = pool.submit(failure_reasons, sfn, arn)
+        plan = plan_f.result()
+        counts = {s.lower(): f.result() for s, f in counts_f.items()}
+        by_error = errors_f.result()
+    resources = [{"kind": a.spec.kind, "name": a.spec.name,
+                  "state": {"create": "missing", "update": "drifted", "noop": "present"}[a.action],
+                  "detail": "" if a.action == "noop" else a.reason} for a in plan.actions]
+    out: dict[str, Any] = {
+        "target": ctx.target.label,
+        "stack": ctx.settings.stack,
+        "deployed": any(r["state"] != "missing" for r in resources),
+        "resources": resources,
+        "queue": q_f.result(),
+        "dlq": d_f.result(),
+        "executions": {**counts, "by_error": by_error,
+                       "by_error_sample": min(FAILURE_SAMPLE, counts["failed"])},
+        "webapp": webapp_status(ctx),
+    }
+    if not ctx.target.is_local and not ctx.target.endpoint_url:
+        out["dashboard_url"] = (f"https://{names.region}.console.aws.amazon.com/cloudwatch/home?"
+                                f"region={names.region}#dashboards:name={names.dashboard}")
+    return out
+
+
+def webapp_status(ctx: Any) -> dict[str, Any] | None:
+    if ctx.target.is_local:
+        from ordercli.local import control
+
+        url = control.status().get("webapp")
+        if not url:
+            return None
+        return {"url": url, "health": _health(url)}
+    return None
+
+
+def _health(url: str) -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=2) as r:
+            return "ok" if r.status == 200 else f"HTTP {r.status}"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+# -- one order ---------------------------------------------------------------------------------
+@dataclass
+class Step:
+    name: str
+    started: datetime
+    ended: datetime | None = None
+    status: str = "running"  # running | succeeded | failed
+    error: str | None = None
+    cause: str | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "status": self.status,
+            "started": self.started.isoformat(),
+            "duration_ms": None if self.ended is None else round(
+                (self.ended - self.started).total_seconds() * 1000, 1),
+            "error": self.error, "cause": self.cause, "logs": self.logs,
+        }
+
+
+def steps_from_history(events: list[dict[str, Any]]) -> list[Step]:
+    """Task and Fail/Succeed states from an execution history, in order."""
+    steps: list[Step] = []
+    current: Step | None = None
+    for e in events:
+        kind = e["type"]
+        if kind.endswith("StateEntered"):
+            current = Step(e["stateEnteredEventDetails"]["name"], e["timestamp"])
+            steps.append(current)
+            if kind in ("FailStateEntered", "SucceedStateEntered"):
+                current.ended = e["timestamp"]
+                current.status = "failed" if kind.startswith("Fail") else "succeeded"
+        elif kind.endswith("StateExited") and current is not None:
+            current.ended = e["timestamp"]
+            if current.status == "running":
+                current.status = "succeeded"
+        elif kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed") and current:
+            details = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            current.error, current.cause = details.get("error"), details.get("cause")
+            current.status = "failed"
+        elif kind == "ExecutionFailed" and current is not None and current.error is None:
+            details = e.get("executionFailedEventDetails", {})
+            current.error, current.cause = details.get("error"), details.get("cause")
+    return steps
+
+
+def order_logs(logs: Any, names: Any, order_id: str, start: datetime,
+               end: datetime | None) -> dict[str, list[dict[str, Any]]]:
+    """Each function's log lines that mention the order, by function."""
+    t0 = int((start - timedelta(minutes=1)).timestamp() * 1000)
+    t1 = int(((end or datetime.now(start.tzinfo)) + timedelta(minutes=1)).timestamp() * 1000)
+
+    def one(fn: str) -> tuple[str, list[dict[str, Any]]]:
+        lines: list[dict[str, Any]] = []
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=names.log_group(fn), startTime=t0, endTime=t1,
+                filterPattern=f'"{order_id}"')
+            for page in pages:
+                lines += [{"time": ev["timestamp"], "function": fn, "message": ev["message"].rstrip()}
+                          for ev in page["events"] if order_id in ev["message"]]
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        return fn, sorted(lines, key=lambda x: x["time"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, FUNCTIONS))
+
+
+def order_status(ctx: Any, order_id: str) -> dict[str, Any]:
+    sfn = ctx.aws.client("stepfunctions")
+    arn = ctx.names.execution_arn(order_id)
+    try:
+        d = sfn.describe_execution(executionArn=arn)
+    except Exception as exc:
+        if error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn", "StateMachineDoesNotExist"):
+            raise NotFound(
+                f"No order {order_id} in stack '{ctx.settings.stack}' on {ctx.target.label}.",
+                hint="It may still be in the queue (`ordercli status` shows the depth), or "
+                "have been dead-lettered (`ordercli dlq`).") from None
+        raise
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        events += page["events"]
+    steps = steps_from_history(events)
+    logs = order_logs(ctx.aws.client("logs"), ctx.names, order_id, d["startDate"], d.get("stopDate"))
+    for step in steps:
+        fn = STEP_FUNCTION.get(step.name)
+        if fn:
+            lo = step.started.timestamp() * 1000 - 50
+            hi = (step.ended.timestamp() * 1000 + 50) if step.ended else float("inf")
+            step.logs = [x for x in logs.get(fn, []) if lo <= x["time"] <= hi]
+    consumer = logs.get("StartOrderWorkflow", [])
+    running = [s.name for s in steps if s.status == "running"]
+    return {
+        "target": ctx.target.label,
+        "stack": ctx.settings.stack,
+        "orderId": order_id,
+        "status": d["status"],
+        "started": d["startDate"].isoformat(),
+        "stopped": d["stopDate"].isoformat() if d.get("stopDate") else None,
+        "current_step": running[-1] if running else None,
+        "input": _loads(d.get("input")),
+        "output": _loads(d.get("output")),
+        "error": d.get("error"),
+        "cause": d.get("cause"),
+        "steps": [s.to_json() for s in steps],
+        "consumer_logs": consumer,
+    }
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
