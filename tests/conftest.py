@@ -1,0 +1,76 @@
+"""Shared fixtures: fake credentials first, then moto, then clients (moto's own advice)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ordercli.aws import Aws, Target, is_mutating
+from ordercli.config import load_settings
+from ordercli.context import Context, Options
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No test may reach a real account, whatever the developer's shell has set."""
+    for key in [k for k in os.environ if k.startswith(("AWS_", "ORDERCLI_"))]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("ORDERCLI_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def mocked() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+MakeCtx = Callable[..., Context]
+
+
+@pytest.fixture
+def make_ctx(mocked: None) -> MakeCtx:
+    """A Context on the aws target inside moto, with retries that never really sleep."""
+
+    def make(stack: str = "t", **overrides: Any) -> Context:
+        settings = load_settings({"stack": stack}, environ={}, overrides=overrides or None)
+        target = Target("aws", REGION)
+        return Context(settings, Options(stack=stack), target, Aws(target, sleep=lambda s: None))
+
+    return make
+
+
+class CallLog:
+    """Every AWS operation a context made, via a botocore event hook."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model: Any, **kwargs: Any) -> None:
+        self.calls.append(model.name)
+
+    @property
+    def mutating(self) -> list[str]:
+        return [c for c in self.calls if is_mutating(c)]
+
+
+@pytest.fixture
+def call_log() -> Callable[[Context], CallLog]:
+    def attach(ctx: Context) -> CallLog:
+        log = CallLog()
+        ctx.aws.on("before-call", log)
+        return log
+
+    return attach
