@@ -143,7 +143,9 @@ def main() -> None:
                 ok = True
         except Exception as exc:
             payload = _error(exc)
-            capture.lines.append(f"[ERROR] {payload['errorType']}: {payload['errorMessage']}")
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            capture.lines.append(f"[ERROR]\t{stamp}Z\t{request['id']}\t"
+                                 f"{payload['errorType']}: {payload['errorMessage']}")
         sys.stdout.flush()
         sys.stderr.flush()
         ms = (time.perf_counter() - started) * 1000

@@ -43,19 +43,26 @@ def parse_since(text: str) -> float:
     return int(m.group(1)) * UNITS[m.group(2)]
 
 
-def log_line(fn: str, event: dict[str, Any]) -> Line | None:
-    """One log event as a tail line; Lambda's START/END/REPORT bookkeeping is skipped."""
+def log_line(fn: str, event: dict[str, Any], request_orders: dict[str, str] | None = None) -> Line | None:
+    """One log event as a tail line; Lambda's START/END/REPORT bookkeeping is skipped.
+    `request_orders` maps request ids to the order a request's earlier lines named, so an
+    error line without an orderId is still attributed."""
     message = event["message"].rstrip()
     if REQUEST_LINE.match(message):
         return None
-    body = message.split("\t", 3)[-1] if message.startswith("[") else message
-    order_id, step, outcome = "-", fn, "info"
+    parts = message.split("\t", 3) if message.startswith("[") else []
+    request_id = parts[2] if len(parts) == 4 else ""
+    body = parts[3] if len(parts) == 4 else message
+    known = request_orders if request_orders is not None else {}
+    order_id, step, outcome = known.get(request_id, "-"), fn, "info"
     try:
         data = json.loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict):
-        order_id = str(data.get("orderId") or "-")
+        order_id = str(data.get("orderId") or order_id)
+        if request_id and data.get("orderId"):
+            known[request_id] = order_id
         step = str(data.get("step") or fn)
         result = data.get("result") or data.get("error") or ""
         body = str(result)
@@ -76,6 +83,7 @@ class Follower:
         self.log_cursor = dict.fromkeys(FUNCTIONS, self.start_ms)
         self.seen_events: set[str] = set()
         self.execution_state: dict[str, str] = {}
+        self.request_orders: dict[str, str] = {}
 
     def _executions(self) -> list[Line]:
         sfn = self.ctx.aws.client("stepfunctions")
@@ -134,7 +142,7 @@ class Follower:
                         continue
                     self.seen_events.add(key)
                     self.log_cursor[fn] = max(self.log_cursor[fn], ev["timestamp"])
-                    line = log_line(fn, ev)
+                    line = log_line(fn, ev, self.request_orders)
                     if line and (not self.order_id or line.order_id == self.order_id
                                  or self.order_id in ev["message"]):
                         out.append(line)
@@ -144,6 +152,9 @@ class Follower:
         return out
 
     def poll(self) -> list[Line]:
+        if len(self.request_orders) > 50_000:  # a long follow must not grow without bound
+            self.request_orders.clear()
+            self.seen_events.clear()
         with ThreadPoolExecutor(max_workers=5) as pool:
             futures = [pool.submit(self._executions)] + [pool.submit(self._logs, f) for f in FUNCTIONS]
             lines = [line for f in futures for line in f.result()]
