@@ -53,8 +53,8 @@ class Order:
         if self.product is not None:
             out["product"] = self.product
         # At most 2 decimals and under 10000: the float's repr round-trips exactly.
-        out["amount"] = int(self.amount) if self.amount == self.amount.to_integral() else float(
-            self.amount
+        out["amount"] = (
+            int(self.amount) if self.amount == self.amount.to_integral() else float(self.amount)
         )
         if self.created_at is not None:
             out["createdAt"] = self.created_at
@@ -145,9 +145,7 @@ def order_from_message(message: Any) -> Order:
     return parse_order(message["order"], person=False)
 
 
-def new_order(
-    customer_name: str, product: str, amount: Any, order_id: str | None = None
-) -> Order:
+def new_order(customer_name: str, product: str, amount: Any, order_id: str | None = None) -> Order:
     """An order a person entered: id generated unless given, timestamp now."""
     return parse_order(
         {

@@ -17,8 +17,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order = order_from_message(event)
     rate, seed = payment_settings_from_env()
     if not payment_approved(order.order_id, rate, seed):
-        log.info(json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "declined"}))
+        log.info(
+            json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "declined"})
+        )
         raise PaymentDeclined(f"payment of {order.amount} for order {order.order_id} was declined")
     txn = "txn-" + hashlib.sha256(order.order_id.encode()).hexdigest()[:16]
-    log.info(json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "approved"}))
-    return {**event, "payment": {"status": "APPROVED", "transactionId": txn, "amount": str(order.amount)}}
+    log.info(
+        json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "approved"})
+    )
+    return {
+        **event,
+        "payment": {"status": "APPROVED", "transactionId": txn, "amount": str(order.amount)},
+    }

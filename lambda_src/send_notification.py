@@ -29,7 +29,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         text = f"Order {order_id} could not be completed: {outcome}."
     else:
         outcome = "Confirmed"
-        text = f"Order {order_id} is confirmed: {order.get('product', 'your order')}, amount {order.get('amount')}."
+        product = order.get("product", "your order")
+        text = f"Order {order_id} is confirmed: {product}, amount {order.get('amount')}."
     response = _sns().publish(
         TopicArn=os.environ["TOPIC_ARN"],
         Subject=f"Order {order_id}: {outcome}"[:100],

@@ -31,7 +31,11 @@ def _start(body: str) -> str:
             stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=order_id, input=body
         )
     except _sfn().exceptions.ExecutionAlreadyExists:
-        log.info(json.dumps({"orderId": order_id, "step": "StartOrderWorkflow", "result": "already started"}))
+        log.info(
+            json.dumps(
+                {"orderId": order_id, "step": "StartOrderWorkflow", "result": "already started"}
+            )
+        )
         return order_id
     log.info(json.dumps({"orderId": order_id, "step": "StartOrderWorkflow", "result": "started"}))
     return order_id
@@ -44,7 +48,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             _start(record["body"])
         except Exception as exc:  # every record's failure is reported, none aborts the batch
             log.warning(
-                json.dumps({"messageId": record.get("messageId"), "step": "StartOrderWorkflow", "error": f"{type(exc).__name__}: {exc}"})
+                json.dumps(
+                    {
+                        "messageId": record.get("messageId"),
+                        "step": "StartOrderWorkflow",
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
             )
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

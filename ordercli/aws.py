@@ -51,8 +51,12 @@ def resolve_aws_target(region: str | None, profile: str | None) -> Target:
         session = boto3.session.Session(profile_name=profile)
     except botocore.exceptions.ProfileNotFound as exc:
         raise UsageError(f"AWS profile not found: {exc.kwargs.get('profile')}") from None
-    resolved = (region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                or session.region_name)
+    resolved = (
+        region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or session.region_name
+    )
     if not resolved:
         raise OrderCliError(
             "No AWS region is set.",
@@ -83,14 +87,23 @@ def translate_error(exc: BaseException, target: Target | None = None) -> OrderCl
         return AwsError("No AWS credentials found.", hint=NO_CREDENTIALS_HINT)
     if isinstance(exc, bex.EndpointConnectionError | bex.ConnectTimeoutError):
         where = target.label if target else "AWS"
-        hint = "Is the emulator running? `ordercli local start`" if target and target.is_local else (
-            "Check the network, the region and AWS_ENDPOINT_URL.")
+        hint = (
+            "Is the emulator running? `ordercli local start`"
+            if target and target.is_local
+            else ("Check the network, the region and AWS_ENDPOINT_URL.")
+        )
         return AwsError(f"Cannot reach {where}: {exc}", hint=hint)
     if isinstance(exc, bex.ClientError):
         code = error_code(exc)
         op = getattr(exc, "operation_name", "call")
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken",
-                    "ExpiredTokenException", "InvalidSignatureException", "AuthFailure"):
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidSignatureException",
+            "AuthFailure",
+        ):
             return AwsError(f"AWS rejected the credentials ({code}).", hint=NO_CREDENTIALS_HINT)
         if code in ("AccessDenied", "AccessDeniedException"):
             return AwsError(f"Access denied for {op}: {error_message(exc)}")
@@ -148,7 +161,9 @@ class Aws:
             return boto3.session.Session(
                 botocore_session=core, region_name=self.target.region, **LOCAL_CREDENTIALS
             )
-        return boto3.session.Session(profile_name=self.target.profile, region_name=self.target.region)
+        return boto3.session.Session(
+            profile_name=self.target.profile, region_name=self.target.region
+        )
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -187,13 +202,26 @@ class Aws:
         return self._account
 
     def names(self, stack: str) -> Names:
-        partition = "aws-cn" if self.target.region.startswith("cn-") else (
-            "aws-us-gov" if self.target.region.startswith("us-gov-") else "aws")
+        partition = (
+            "aws-cn"
+            if self.target.region.startswith("cn-")
+            else ("aws-us-gov" if self.target.region.startswith("us-gov-") else "aws")
+        )
         return Names(stack, self.target.region, self.account_id(), partition)
 
 
-MUTATING_PREFIXES = ("Get", "Describe", "List", "Head", "Check", "Validate", "Test", "Receive",
-                     "Filter", "Lookup")
+MUTATING_PREFIXES = (
+    "Get",
+    "Describe",
+    "List",
+    "Head",
+    "Check",
+    "Validate",
+    "Test",
+    "Receive",
+    "Filter",
+    "Lookup",
+)
 
 
 def is_mutating(operation: str) -> bool:

@@ -31,17 +31,28 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-local_app = typer.Typer(help="The embedded AWS emulator used by --local.", no_args_is_help=True,
-                        rich_markup_mode=None)
+local_app = typer.Typer(
+    help="The embedded AWS emulator used by --local.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(local_app, name="local")
 
 # -- options every command takes ------------------------------------------------------------
-Stack = Annotated[str | None, typer.Option("--stack", help="Stack name [env ORDERCLI_STACK; default: orders].", show_default=False)]
+Stack = Annotated[
+    str | None,
+    typer.Option(
+        "--stack", help="Stack name [env ORDERCLI_STACK; default: orders].", show_default=False
+    ),
+]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region.", show_default=False)]
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile.", show_default=False)]
-Config = Annotated[str | None, typer.Option("--config", help="Config file [default: ./ordercli.yaml].", show_default=False)]
+Config = Annotated[
+    str | None,
+    typer.Option("--config", help="Config file [default: ./ordercli.yaml].", show_default=False),
+]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-Local = Annotated[bool, typer.Option("--local", help="Use the embedded emulator [env ORDERCLI_TARGET=local].")]
+Local = Annotated[
+    bool, typer.Option("--local", help="Use the embedded emulator [env ORDERCLI_TARGET=local].")
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
@@ -77,13 +88,17 @@ def run(options: Options, body: Callable[[Renderer], T]) -> T:
 
         translated = translate_error(exc)
         if translated is None:
-            translated = OrderCliError(f"unexpected {type(exc).__name__}: {exc}",
-                                       hint="Run again with --debug for the traceback.")
+            translated = OrderCliError(
+                f"unexpected {type(exc).__name__}: {exc}",
+                hint="Run again with --debug for the traceback.",
+            )
         render.error(translated)
         raise typer.Exit(getattr(translated, "exit_code", EXIT_FAILURE)) from None
 
 
-def _context(options: Options, render: Renderer, *, start_local: bool = False, **overrides: Any) -> Context:
+def _context(
+    options: Options, render: Renderer, *, start_local: bool = False, **overrides: Any
+) -> Context:
     from ordercli.context import build_context
 
     ctx = build_context(options, start_local=start_local, **overrides)
@@ -112,10 +127,17 @@ def init(
 
 @app.command()
 def up(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+    ] = False,
     no_web: Annotated[bool, typer.Option("--no-web", help="Skip the web app.")] = False,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """Create or update every resource of the stack; prints the plan first."""
     options = Options(stack, region, profile, config, json, local, debug)
@@ -123,8 +145,12 @@ def up(
     def body(render: Renderer) -> None:
         from ordercli.deploy import stack as engine
 
-        ctx = _context(options, render, start_local=not dry_run,
-                       **({"webapp.enabled": False} if no_web else {}))
+        ctx = _context(
+            options,
+            render,
+            start_local=not dry_run,
+            **({"webapp.enabled": False} if no_web else {}),
+        )
         plan = engine.plan(ctx)
         render.plan(plan, "Plan")
         with render.progress(plan if not dry_run else type(plan)([])) as listener:
@@ -137,8 +163,13 @@ def up(
 @app.command()
 def teardown(
     yes: Yes = False,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """Delete every resource of the stack (log groups and the queue trigger too)."""
     _teardown(Options(stack, region, profile, config, json, local, debug), yes)
@@ -147,8 +178,13 @@ def teardown(
 @app.command("cleanup", hidden=True)
 def cleanup(
     yes: Yes = False,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """Alias of teardown (the original design's word for it)."""
     _teardown(Options(stack, region, profile, config, json, local, debug), yes)
@@ -164,10 +200,14 @@ def _teardown(options: Options, yes: bool) -> None:
         render.plan(plan, "Teardown plan")
         if plan.changes and not yes:
             if not sys.stdin.isatty():
-                raise UsageError("teardown deletes resources: pass --yes to confirm "
-                                 "(standard input is not a terminal, so I cannot ask)")
-            if not typer.confirm(f"Delete {len(plan.changes)} resource(s) of stack "
-                                 f"'{ctx.settings.stack}'?", default=False):
+                raise UsageError(
+                    "teardown deletes resources: pass --yes to confirm "
+                    "(standard input is not a terminal, so I cannot ask)"
+                )
+            if not typer.confirm(
+                f"Delete {len(plan.changes)} resource(s) of stack '{ctx.settings.stack}'?",
+                default=False,
+            ):
                 render.info("Nothing was deleted.")
                 raise typer.Exit(1)
         with render.progress(plan) as listener:
@@ -181,17 +221,39 @@ def _teardown(options: Options, yes: bool) -> None:
 def submit(
     customer: Annotated[str | None, typer.Option("--customer", help="Customer name.")] = None,
     product: Annotated[str | None, typer.Option("--product", help="Product.")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="Amount, 0 < amount < 10000, at most 2 decimals.")] = None,
-    order_id: Annotated[str | None, typer.Option("--order-id", help="Order id (default: generated, sortable).")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Orders from a .csv, .json or .jsonl file.")] = None,
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Send a file's valid rows, list the rest.")] = False,
-    count: Annotated[int | None, typer.Option("--count", min=1, max=1_000_000, help="Send N generated orders (load test).")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Sending threads.")] = 8,
-    rate: Annotated[float | None, typer.Option("--rate", min=0.1, help="Orders per second at most.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow every order to a terminal state.")] = False,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Amount, 0 < amount < 10000, at most 2 decimals.")
+    ] = None,
+    order_id: Annotated[
+        str | None, typer.Option("--order-id", help="Order id (default: generated, sortable).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Orders from a .csv, .json or .jsonl file.")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Send a file's valid rows, list the rest.")
+    ] = False,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", min=1, max=1_000_000, help="Send N generated orders (load test)."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Sending threads.")
+    ] = 8,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=0.1, help="Orders per second at most.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow every order to a terminal state.")
+    ] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds --wait waits.")] = 300,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """Send orders: one from flags, a file, or a generated load."""
     options = Options(stack, region, profile, config, json, local, debug)
@@ -201,12 +263,23 @@ def submit(
         from ordercli.operate import orders_input
         from ordercli.operate import submit as engine
 
-        sources = [s for s, given in (("--customer/--product/--amount", any(
-            v is not None for v in (customer, product, amount))), ("--file", file is not None),
-            ("--count", count is not None)) if given]
+        sources = [
+            s
+            for s, given in (
+                (
+                    "--customer/--product/--amount",
+                    any(v is not None for v in (customer, product, amount)),
+                ),
+                ("--file", file is not None),
+                ("--count", count is not None),
+            )
+            if given
+        ]
         if len(sources) != 1:
-            raise UsageError("give exactly one of --customer/--product/--amount, --file or --count"
-                             + (f" (got {' and '.join(sources)})" if sources else ""))
+            raise UsageError(
+                "give exactly one of --customer/--product/--amount, --file or --count"
+                + (f" (got {' and '.join(sources)})" if sources else "")
+            )
         rejected: list[Any] = []
         if file is not None:
             batch = orders_input.from_file(file)
@@ -216,7 +289,8 @@ def submit(
                     f"{file}: {len(rejected)} invalid row(s); nothing was sent:\n  "
                     + "\n  ".join(str(r) for r in rejected[:20])
                     + ("\n  ..." if len(rejected) > 20 else "")
-                    + "\n(--skip-invalid sends the valid rows)")
+                    + "\n(--skip-invalid sends the valid rows)"
+                )
             orders = batch.orders
         elif count is not None:
             orders = orders_input.generate(count)
@@ -224,9 +298,17 @@ def submit(
             orders = [orders_input.from_flags(customer, product, amount, order_id)]
         ctx = _context(options, render)
         with render.submit_progress(len(orders), wait) as (on_sent, on_done):
-            report = engine.submit(ctx, orders, rejected=rejected, wait=wait, timeout=timeout,
-                                   concurrency=concurrency, rate=rate, on_sent=on_sent,
-                                   on_done=on_done)
+            report = engine.submit(
+                ctx,
+                orders,
+                rejected=rejected,
+                wait=wait,
+                timeout=timeout,
+                concurrency=concurrency,
+                rate=rate,
+                on_sent=on_sent,
+                on_done=on_done,
+            )
         render.submit_report(report)
         if report.not_sent or (wait and report.summary()["pending"]):
             raise typer.Exit(1)
@@ -236,9 +318,16 @@ def submit(
 
 @app.command()
 def status(
-    order_id: Annotated[str | None, typer.Argument(help="An orderId: show its steps and logs.", show_default=False)] = None,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    order_id: Annotated[
+        str | None, typer.Argument(help="An orderId: show its steps and logs.", show_default=False)
+    ] = None,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """The stack (resources, queue depths, executions, web app), or one order."""
     options = Options(stack, region, profile, config, json, local, debug)
@@ -258,10 +347,19 @@ def status(
 @app.command()
 def tail(
     order: Annotated[str | None, typer.Option("--order", help="Only this orderId.")] = None,
-    since: Annotated[str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 1d.")] = "10m",
-    no_follow: Annotated[bool, typer.Option("--no-follow", help="Print what is there and exit.")] = False,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    since: Annotated[
+        str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 1d.")
+    ] = "10m",
+    no_follow: Annotated[
+        bool, typer.Option("--no-follow", help="Print what is there and exit.")
+    ] = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """Follow executions and the Lambdas' log lines, interleaved by time (Ctrl-C stops)."""
     options = Options(stack, region, profile, config, json, local, debug)
@@ -272,8 +370,9 @@ def tail(
         seconds = engine.parse_since(since)
         ctx = _context(options, render)
         try:
-            for line in engine.follow(ctx, since=seconds, order_id=order,
-                                      keep_following=not no_follow):
+            for line in engine.follow(
+                ctx, since=seconds, order_id=order, keep_following=not no_follow
+            ):
                 render.tail_line(line)
         except KeyboardInterrupt:
             return
@@ -283,9 +382,16 @@ def tail(
 
 @app.command()
 def dlq(
-    redrive: Annotated[bool, typer.Option("--redrive", help="Move the messages back to the queue.")] = False,
-    stack: Stack = None, region: Region = None, profile: Profile = None, config: Config = None,
-    json: Json = False, local: Local = False, debug: Debug = False,
+    redrive: Annotated[
+        bool, typer.Option("--redrive", help="Move the messages back to the queue.")
+    ] = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    local: Local = False,
+    debug: Debug = False,
 ) -> None:
     """List dead-lettered orders (without consuming them), or --redrive them."""
     options = Options(stack, region, profile, config, json, local, debug)
@@ -303,7 +409,12 @@ def dlq(
 
 
 # -- the local emulator ---------------------------------------------------------------------
-Port = Annotated[int | None, typer.Option("--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False)]
+Port = Annotated[
+    int | None,
+    typer.Option(
+        "--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False
+    ),
+]
 
 
 @local_app.command("start")

@@ -17,8 +17,30 @@ from ordercli.errors import ConfigError
 from ordercli.names import stack_name_problem
 
 DEFAULT_FILE = "ordercli.yaml"
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -42,8 +64,13 @@ def _stack(v: str) -> str | None:
 
 
 def _retention(v: int) -> str | None:
-    return None if v in LOG_RETENTION_DAYS else (
-        f"must be one of CloudWatch's retention periods {', '.join(map(str, LOG_RETENTION_DAYS))}; got {v}"
+    return (
+        None
+        if v in LOG_RETENTION_DAYS
+        else (
+            "must be one of CloudWatch's retention periods "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))}; got {v}"
+        )
     )
 
 
@@ -58,18 +85,38 @@ def _nonempty(v: str) -> str | None:
 SCHEMA: dict[str, Key] = {
     "stack": Key(str, "orders", _stack, "stack name; every resource name derives from it"),
     "region": Key(str, None, _nonempty, "AWS region (default: the standard AWS settings)", True),
-    "queue.visibility_timeout": Key(int, 60, _range(0, 43200), "seconds a received order stays hidden"),
-    "queue.max_receive_count": Key(int, 5, _range(1, 1000), "receives before a message goes to the DLQ"),
-    "payment.success_rate": Key((int, float), 0.9, _range(0, 1), "share of payments approved (0-1)"),
-    "payment.seed": Key(int, None, None, "integer: decline decisions become a pure function of seed and orderId", True),
+    "queue.visibility_timeout": Key(
+        int, 60, _range(0, 43200), "seconds a received order stays hidden"
+    ),
+    "queue.max_receive_count": Key(
+        int, 5, _range(1, 1000), "receives before a message goes to the DLQ"
+    ),
+    "payment.success_rate": Key(
+        (int, float), 0.9, _range(0, 1), "share of payments approved (0-1)"
+    ),
+    "payment.seed": Key(
+        int,
+        None,
+        None,
+        "integer: decline decisions become a pure function of seed and orderId",
+        True,
+    ),
     "lambda.timeout": Key(int, 10, _range(1, 900), "seconds each function may run"),
     "lambda.memory": Key(int, 128, _range(128, 10240), "MB of memory per function"),
     "log_retention_days": Key(int, 14, _retention, "days the functions' logs are kept"),
-    "notify.email": Key(str, None, _email, "optional: subscribe this address to the notifications topic", True),
-    "webapp.enabled": Key(bool, True, None, "deploy the web app (Elastic Beanstalk / local process)"),
+    "notify.email": Key(
+        str, None, _email, "optional: subscribe this address to the notifications topic", True
+    ),
+    "webapp.enabled": Key(
+        bool, True, None, "deploy the web app (Elastic Beanstalk / local process)"
+    ),
     "webapp.instance_type": Key(str, "t3.micro", _nonempty, "EC2 instance type of the environment"),
-    "webapp.solution_stack": Key(str, None, _nonempty, "default: the newest Amazon Linux 2023 Python stack", True),
-    "webapp.timeout": Key(int, 900, _range(60, 7200), "seconds `up` waits for the environment to be Ready and Green"),
+    "webapp.solution_stack": Key(
+        str, None, _nonempty, "default: the newest Amazon Linux 2023 Python stack", True
+    ),
+    "webapp.timeout": Key(
+        int, 900, _range(60, 7200), "seconds `up` waits for the environment to be Ready and Green"
+    ),
 }
 
 ENV_VARS = {"stack": "ORDERCLI_STACK", "region": "ORDERCLI_REGION"}
@@ -119,7 +166,9 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     if isinstance(value, bool) and bool not in kinds:
         raise ConfigError(key, f"must be {_kind_name(kinds)}, got a boolean", source)
     if not isinstance(value, kinds):
-        raise ConfigError(key, f"must be {_kind_name(kinds)}, got {type(value).__name__} {value!r}", source)
+        raise ConfigError(
+            key, f"must be {_kind_name(kinds)}, got {type(value).__name__} {value!r}", source
+        )
     if spec.check:
         problem = spec.check(value)
         if problem:
@@ -207,12 +256,17 @@ def load_settings(
     sources = dict.fromkeys(SCHEMA, "default")
     for source, layer in layers:
         for key, value in layer.items():
-            label = f"env {ENV_VARS[key]}" if source == "env" else (
-                f"--{key}" if source == "flag" else source)
+            label = (
+                f"env {ENV_VARS[key]}"
+                if source == "env"
+                else (f"--{key}" if source == "flag" else source)
+            )
             values[key] = _coerce(key, value, label)
             sources[key] = label
     if values["stack"] is None or stack_name_problem(values["stack"]):
-        raise ConfigError("stack", stack_name_problem(values["stack"] or "") or "", sources["stack"])
+        raise ConfigError(
+            "stack", stack_name_problem(values["stack"] or "") or "", sources["stack"]
+        )
     if values["queue.visibility_timeout"] < values["lambda.timeout"]:
         raise ConfigError(
             "queue.visibility_timeout",
@@ -225,8 +279,11 @@ def load_settings(
 
 def template() -> str:
     """The commented ordercli.yaml that `ordercli init` writes."""
-    lines = ["# ordercli configuration. Every key is optional: these are the defaults.",
-             "# Precedence: command-line flags > environment > this file > defaults.", ""]
+    lines = [
+        "# ordercli configuration. Every key is optional: these are the defaults.",
+        "# Precedence: command-line flags > environment > this file > defaults.",
+        "",
+    ]
     groups: dict[str, list[tuple[str, Key]]] = {}
     for key, spec in SCHEMA.items():
         head, _, leaf = key.rpartition(".")

@@ -57,7 +57,8 @@ class Context:
 def build_context(options: Options, *, start_local: bool = False, **overrides: Any) -> Context:
     """Settings first (a config error must come before any AWS call), then the target."""
     settings = load_settings(
-        {"stack": options.stack, "region": options.region}, options.config,
+        {"stack": options.stack, "region": options.region},
+        options.config,
         overrides=overrides or None,
     )
     if options.wants_local:

@@ -21,14 +21,22 @@ if TYPE_CHECKING:
     from ordercli.errors import OrderCliError
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "noop": "dim"}
-STATUS_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow", "QUEUED": "cyan",
-                "NOT_SENT": "red", "TIMED_OUT": "red", "ABORTED": "red"}
+STATUS_STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "RUNNING": "yellow",
+    "QUEUED": "cyan",
+    "NOT_SENT": "red",
+    "TIMED_OUT": "red",
+    "ABORTED": "red",
+}
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
 
 
 class Renderer:
-    def __init__(self, json_mode: bool = False, *, width: int | None = None,
-                 color: bool | None = None) -> None:
+    def __init__(
+        self, json_mode: bool = False, *, width: int | None = None, color: bool | None = None
+    ) -> None:
         self.json_mode = json_mode
         no_color = None if color is None else not color
         self.out = Console(width=width, no_color=no_color, highlight=False, soft_wrap=False)
@@ -53,8 +61,9 @@ class Renderer:
 
     def error(self, err: OrderCliError) -> None:
         if self.json_mode:
-            self.emit_json({"error": {"message": err.message, "hint": err.hint,
-                                      "exit_code": err.exit_code}})
+            self.emit_json(
+                {"error": {"message": err.message, "hint": err.hint, "exit_code": err.exit_code}}
+            )
         self.err.print(Text("Error: ", style="bold red") + Text(err.message))
         if err.hint:
             self.err.print(Text(err.hint, style="dim"))
@@ -70,13 +79,20 @@ class Renderer:
         table.add_column("reason", overflow="fold")
         for a in plan.actions:
             style = ACTION_STYLE[a.action]
-            table.add_row(Text(ACTION_WORD[a.action], style=style), Text(a.spec.kind),
-                          Text(a.spec.name), Text(a.reason, style="dim"))
+            table.add_row(
+                Text(ACTION_WORD[a.action], style=style),
+                Text(a.spec.kind),
+                Text(a.spec.name),
+                Text(a.reason, style="dim"),
+            )
         self.out.print(table)
         counts = {k: sum(1 for a in plan.actions if a.action == k) for k in ACTION_STYLE}
         summary = ", ".join(f"{n} to {k}" for k, n in counts.items() if n and k != "noop")
-        self.out.print(Text(f"Plan: {summary or 'nothing to change'}"
-                            f" ({counts['noop']} unchanged)", style="bold"))
+        self.out.print(
+            Text(
+                f"Plan: {summary or 'nothing to change'} ({counts['noop']} unchanged)", style="bold"
+            )
+        )
 
     @contextmanager
     def progress(self, plan: Plan) -> Iterator[Listener | None]:
@@ -85,8 +101,13 @@ class Renderer:
             return
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=self.out, transient=False) as bar:
             task = bar.add_task("applying", total=len(plan.changes))
 
@@ -96,8 +117,9 @@ class Renderer:
                     bar.update(task, description=name)
                 elif event == "done":
                     bar.advance(task)
-                    bar.console.print(Text("  ✓ ", style="green") + Text(
-                        f"{name} ({result.seconds:.1f}s)"))
+                    bar.console.print(
+                        Text("  ✓ ", style="green") + Text(f"{name} ({result.seconds:.1f}s)")
+                    )
                 elif event == "failed":
                     bar.advance(task)
                     bar.console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
@@ -115,8 +137,11 @@ class Renderer:
             self.out.print(Text("Dry run: nothing was changed.", style="dim"))
             return
         n = len(result.results)
-        self.out.print(Text(f"{verb}: {n} change(s) applied" if n else f"{verb}: no change",
-                            style="bold green"))
+        self.out.print(
+            Text(
+                f"{verb}: {n} change(s) applied" if n else f"{verb}: no change", style="bold green"
+            )
+        )
         for key, value in result.outputs.items():
             if isinstance(value, dict):
                 continue
@@ -147,17 +172,30 @@ class Renderer:
     # -- submit ----------------------------------------------------------------
     @contextmanager
     def submit_progress(self, total: int, wait: bool) -> Iterator[tuple[Any, Any]]:
-        if self.json_mode or total < 2 and not wait:
+        if self.json_mode or (total < 2 and not wait):
             yield None, None
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=self.out) as bar:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.out,
+        ) as bar:
             sent = bar.add_task("sent", total=total)
             done = bar.add_task("terminal", total=total, visible=wait)
-            yield (lambda n, t: bar.update(sent, completed=n, total=t),
-                   lambda n, t: bar.update(done, completed=n, total=t))
+            yield (
+                lambda n, t: bar.update(sent, completed=n, total=t),
+                lambda n, t: bar.update(done, completed=n, total=t),
+            )
 
     def submit_report(self, report: Any) -> None:
         if self.json_mode:
@@ -170,8 +208,12 @@ class Renderer:
                 table.add_column(col)
             for r in report.results:
                 lat = "" if r.latency is None else f"{r.latency * 1000:.0f} ms"
-                table.add_row(Text(r.order_id), Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                              Text(r.error or r.cause or ""), Text(lat))
+                table.add_row(
+                    Text(r.order_id),
+                    Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                    Text(r.error or r.cause or ""),
+                    Text(lat),
+                )
             self.out.print(table)
         line = f"sent {summary['sent']}/{summary['submitted']}"
         if summary["rejected"]:
@@ -181,14 +223,23 @@ class Renderer:
         if report.waited:
             line += f"; succeeded {summary['succeeded']}, failed {summary['failed']}"
             if summary["failed_by_error"]:
-                line += " (" + ", ".join(f"{k} {v}" for k, v in summary["failed_by_error"].items()) + ")"
+                line += (
+                    " ("
+                    + ", ".join(f"{k} {v}" for k, v in summary["failed_by_error"].items())
+                    + ")"
+                )
             if summary["pending"]:
                 line += f", still pending {summary['pending']}"
         self.out.print(Text(line, style="bold"))
         if "latency_ms" in summary:
             lat = summary["latency_ms"]
-            self.out.print(Text(f"end-to-end latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms,"
-                                f" max {lat['max']:.0f} ms", style="dim"))
+            self.out.print(
+                Text(
+                    f"end-to-end latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms,"
+                    f" max {lat['max']:.0f} ms",
+                    style="dim",
+                )
+            )
         for r in report.rejected:
             self.out.print(Text(f"rejected {r}", style="yellow"))
         for r in report.not_sent:
@@ -206,22 +257,37 @@ class Renderer:
             table.add_column(col)
         for r in st["resources"]:
             style = {"present": "green", "missing": "red", "drifted": "yellow"}[r["state"]]
-            table.add_row(Text(r["state"], style=style), Text(r["kind"]), Text(r["name"]),
-                          Text(r["detail"], style="dim"))
+            table.add_row(
+                Text(r["state"], style=style),
+                Text(r["kind"]),
+                Text(r["name"]),
+                Text(r["detail"], style="dim"),
+            )
         self.out.print(table)
         for label, q in (("queue", st["queue"]), ("dlq", st["dlq"])):
             if q["exists"]:
                 style = "red" if label == "dlq" and q["visible"] else ""
-                self.out.print(Text(f"{label:<6} {q['name']}: {q['visible']} waiting, "
-                                    f"{q['in_flight']} in flight", style=style))
+                self.out.print(
+                    Text(
+                        f"{label:<6} {q['name']}: {q['visible']} waiting, "
+                        f"{q['in_flight']} in flight",
+                        style=style,
+                    )
+                )
         ex = st["executions"]
-        line = (f"executions: {ex['running']} running, {ex['succeeded']} succeeded, "
-                f"{ex['failed']} failed, {ex['timed_out']} timed out, {ex['aborted']} aborted")
+        line = (
+            f"executions: {ex['running']} running, {ex['succeeded']} succeeded, "
+            f"{ex['failed']} failed, {ex['timed_out']} timed out, {ex['aborted']} aborted"
+        )
         self.out.print(Text(line))
         if ex["by_error"]:
             reasons = ", ".join(f"{k} {v}" for k, v in ex["by_error"].items())
-            self.out.print(Text(f"  top failure reasons (last {ex['by_error_sample']} failures): "
-                                f"{reasons}", style="dim"))
+            self.out.print(
+                Text(
+                    f"  top failure reasons (last {ex['by_error_sample']} failures): {reasons}",
+                    style="dim",
+                )
+            )
         web = st.get("webapp")
         if web:
             self.out.print(Text(f"web app: {web['url']} ({web['health']})"))
@@ -238,8 +304,11 @@ class Renderer:
             head += Text(f"  {o['error']}: {o['cause'] or ''}", style="red")
         self.out.print(head)
         for s in o["steps"]:
-            mark = {"succeeded": ("✓", "green"), "failed": ("✗", "red"),
-                    "running": ("…", "yellow")}[s["status"]]
+            mark = {
+                "succeeded": ("✓", "green"),
+                "failed": ("✗", "red"),
+                "running": ("…", "yellow"),
+            }[s["status"]]
             dur = "" if s["duration_ms"] is None else f" {s['duration_ms']:.0f} ms"
             line = Text(f"  {mark[0]} ", style=mark[1]) + Text(f"{s['name']}{dur}")
             if s["error"]:
@@ -261,10 +330,17 @@ class Renderer:
             return
         import time as _time
 
-        stamp = _time.strftime("%H:%M:%S", _time.localtime(line.time)) + f".{int(line.time * 1000) % 1000:03d}"
+        stamp = (
+            _time.strftime("%H:%M:%S", _time.localtime(line.time))
+            + f".{int(line.time * 1000) % 1000:03d}"
+        )
         style = {"ok": "green", "fail": "red", "running": "yellow", "info": ""}[line.outcome]
-        self.out.print(Text(f"{stamp} ", style="dim") + Text(f"{line.order_id:<26} ", style="cyan")
-                       + Text(f"{line.step:<18} ") + Text(line.message, style=style))
+        self.out.print(
+            Text(f"{stamp} ", style="dim")
+            + Text(f"{line.order_id:<26} ", style="cyan")
+            + Text(f"{line.step:<18} ")
+            + Text(line.message, style=style)
+        )
 
     # -- dlq -------------------------------------------------------------------
     def dead_letters(self, data: dict[str, Any]) -> None:
@@ -275,13 +351,21 @@ class Renderer:
         if not msgs:
             self.out.print(Text("The dead-letter queue is empty.", style="green"))
             return
-        table = Table(show_edge=False, pad_edge=False,
-                      title=f"{len(msgs)} dead-lettered message(s)", title_justify="left")
+        table = Table(
+            show_edge=False,
+            pad_edge=False,
+            title=f"{len(msgs)} dead-lettered message(s)",
+            title_justify="left",
+        )
         for col in ("orderId", "receives", "first failure", "body"):
             table.add_column(col, overflow="fold")
         for m in msgs:
-            table.add_row(Text(m["orderId"] or "(unparseable)"), Text(str(m["receive_count"])),
-                          Text(m["first_failure"] or ""), Text(m["body"][:80]))
+            table.add_row(
+                Text(m["orderId"] or "(unparseable)"),
+                Text(str(m["receive_count"])),
+                Text(m["first_failure"] or ""),
+                Text(m["body"][:80]),
+            )
         self.out.print(table)
         self.out.print(Text("`ordercli dlq --redrive` moves them back to the queue.", style="dim"))
 
@@ -289,5 +373,10 @@ class Renderer:
         if self.json_mode:
             self.emit_json(data)
             return
-        self.out.print(Text(f"Moved {data['moved']} message(s) back to the queue "
-                            f"({data['method']}, {data['status']}).", style="green"))
+        self.out.print(
+            Text(
+                f"Moved {data['moved']} message(s) back to the queue "
+                f"({data['method']}, {data['status']}).",
+                style="green",
+            )
+        )

@@ -21,11 +21,13 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 
 def test_help_does_not_import_boto3_rich_or_moto() -> None:
-    code = ("import sys, runpy; sys.argv = ['ordercli', '--help']\n"
-            "try:\n    runpy.run_module('ordercli', run_name='__main__')\n"
-            "except SystemExit: pass\n"
-            "heavy = [m for m in ('boto3', 'botocore', 'moto', 'flask') if m in sys.modules]\n"
-            "print('HEAVY', heavy)")
+    code = (
+        "import sys, runpy; sys.argv = ['ordercli', '--help']\n"
+        "try:\n    runpy.run_module('ordercli', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'moto', 'flask') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
     assert "up" in out.stdout and "teardown" in out.stdout
@@ -56,7 +58,7 @@ def test_no_credentials_is_one_clear_line_exit_1(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
-    code, out, err = invoke("up", "--dry-run")
+    code, _, err = invoke("up", "--dry-run")
     assert code == 1
     assert "No AWS credentials" in err and "--local" in err
     assert "Traceback" not in err
@@ -70,11 +72,11 @@ def test_json_errors_are_json_on_stdout(tmp_path: Path) -> None:
 
 
 def test_teardown_refuses_without_yes_when_not_a_terminal(mocked: None) -> None:
-    from tests.conftest import REGION  # noqa: F401
-    from ordercli.deploy import stack as engine
     from ordercli.aws import Aws, Target
     from ordercli.config import load_settings
     from ordercli.context import Context, Options
+    from ordercli.deploy import stack as engine
+    from tests.conftest import REGION  # noqa: F401
 
     target = Target("aws", "us-east-1")
     ctx = Context(load_settings({"stack": "cli"}, environ={}), Options(), target, Aws(target))
@@ -83,7 +85,11 @@ def test_teardown_refuses_without_yes_when_not_a_terminal(mocked: None) -> None:
     assert code == 2 and "--yes" in err
     import boto3
 
-    assert boto3.client("sqs", region_name="us-east-1").list_queues(QueueNamePrefix="cli-").get("QueueUrls")
+    assert (
+        boto3.client("sqs", region_name="us-east-1")
+        .list_queues(QueueNamePrefix="cli-")
+        .get("QueueUrls")
+    )
     code, out, err = invoke("teardown", "--stack", "cli", "--yes", "--json")
     assert code == 0, err
     assert {a["action"] for a in json.loads(out)["actions"]} == {"delete"}

@@ -29,21 +29,30 @@ def test_flags_beat_env_beat_file(tmp_path: Path) -> None:
     assert s.sources["stack"] == "--stack"
 
 
-@pytest.mark.parametrize("text, key, words", [
-    ("queue:\n  visiblity_timeout: 5\n", "queue.visiblity_timeout", "unknown key"),
-    ("bogus: 1\n", "bogus", "unknown key"),
-    ("queue:\n  max_receive_count: lots\n", "queue.max_receive_count", "an integer"),
-    ("queue:\n  max_receive_count: 0\n", "queue.max_receive_count", "between"),
-    ("payment:\n  success_rate: 1.5\n", "payment.success_rate", "between"),
-    ("payment:\n  seed: 1.5\n", "payment.seed", "an integer"),
-    ("lambda:\n  timeout: true\n", "lambda.timeout", "boolean"),
-    ("log_retention_days: 13\n", "log_retention_days", "retention"),
-    ("notify:\n  email: not-an-email\n", "notify.email", "not an email"),
-    ("stack: 9lives\n", "stack", "start with a letter"),
-    ("stack: " + "a" * 50 + "\n", "stack", "too long"),
-    ("queue:\n  visibility_timeout: 5\nlambda:\n  timeout: 30\n", "queue.visibility_timeout", "at least"),
-])
-def test_bad_config_names_the_key_and_the_file(tmp_path: Path, text: str, key: str, words: str) -> None:
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        ("queue:\n  visiblity_timeout: 5\n", "queue.visiblity_timeout", "unknown key"),
+        ("bogus: 1\n", "bogus", "unknown key"),
+        ("queue:\n  max_receive_count: lots\n", "queue.max_receive_count", "an integer"),
+        ("queue:\n  max_receive_count: 0\n", "queue.max_receive_count", "between"),
+        ("payment:\n  success_rate: 1.5\n", "payment.success_rate", "between"),
+        ("payment:\n  seed: 1.5\n", "payment.seed", "an integer"),
+        ("lambda:\n  timeout: true\n", "lambda.timeout", "boolean"),
+        ("log_retention_days: 13\n", "log_retention_days", "retention"),
+        ("notify:\n  email: not-an-email\n", "notify.email", "not an email"),
+        ("stack: 9lives\n", "stack", "start with a letter"),
+        ("stack: " + "a" * 50 + "\n", "stack", "too long"),
+        (
+            "queue:\n  visibility_timeout: 5\nlambda:\n  timeout: 30\n",
+            "queue.visibility_timeout",
+            "at least",
+        ),
+    ],
+)
+def test_bad_config_names_the_key_and_the_file(
+    tmp_path: Path, text: str, key: str, words: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_settings({}, path, environ={})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
-import io
 
+from ordercli.config import load_settings
 from ordercli.deploy import policies
 from ordercli.deploy.package import function_zip
 from ordercli.deploy.specs import HANDLER_MODULES, build_specs, workflow_definition
-from ordercli.config import load_settings
 from ordercli.names import Names
 
 NAMES = Names("shop", "us-east-1", "123456789012")
@@ -30,9 +30,16 @@ def test_workflow_catches_business_errors_and_fails_with_their_names() -> None:
     assert s["ValidateOrder"]["Catch"][0]["ErrorEquals"] == ["OrderInvalid"]
     assert s["ProcessPayment"]["Catch"][0]["ErrorEquals"] == ["PaymentDeclined"]
     assert s[s["NotifyOrderInvalid"]["Next"]] == {**s["OrderInvalid"], "Type": "Fail"}
-    assert s["OrderInvalid"]["Error"] == "OrderInvalid" and s["PaymentDeclined"]["Error"] == "PaymentDeclined"
-    transient = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                 "Lambda.TooManyRequestsException"}
+    assert (
+        s["OrderInvalid"]["Error"] == "OrderInvalid"
+        and s["PaymentDeclined"]["Error"] == "PaymentDeclined"
+    )
+    transient = {
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    }
     for name in ("ValidateOrder", "ProcessPayment", "SendNotification"):
         assert set(s[name]["Retry"][0]["ErrorEquals"]) == transient
 
@@ -52,16 +59,22 @@ def test_wildcard_check_catches_wildcards() -> None:
 
 def test_each_role_grants_exactly_what_design_says() -> None:
     specs = {s.name: s for s in build_specs(load_settings(environ={}), NAMES) if s.kind == "role"}
+
     def actions(role: str) -> set[str]:
         out: set[str] = set()
         for st in specs[role].props["policy"]["Statement"]:
             out |= {st["Action"]} if isinstance(st["Action"], str) else set(st["Action"])
         return out
+
     logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert actions("shop-ValidateOrder-role") == logs
     assert actions("shop-SendNotification-role") == logs | {"sns:Publish"}
     assert actions("shop-StartOrderWorkflow-role") == logs | {
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "states:StartExecution"}
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "states:StartExecution",
+    }
     assert actions("shop-OrderProcessingWorkflow-role") == {"lambda:InvokeFunction"}
 
 
@@ -70,7 +83,9 @@ def test_zips_are_byte_identical_when_built_twice_and_hold_the_shared_model() ->
         a, b = function_zip(module), function_zip(module)
         assert a.data == b.data and a.sha256_b64 == b.sha256_b64
         names = zipfile.ZipFile(io.BytesIO(a.data)).namelist()
-        assert names == sorted(["lambda_src/__init__.py", "lambda_src/order.py", f"lambda_src/{module}.py"])
+        assert names == sorted(
+            ["lambda_src/__init__.py", "lambda_src/order.py", f"lambda_src/{module}.py"]
+        )
 
 
 def test_placeholder_without_value_is_an_error() -> None:

@@ -26,24 +26,57 @@ def _client(service: str) -> Any:
 def leftovers(stack: str) -> dict[str, list[str]]:
     """Everything named for the stack, read with plain boto3 (not ordercli's code)."""
     p = stack + "-"
-    lam, iam, logs, sfn = _client("lambda"), _client("iam"), _client("logs"), _client("stepfunctions")
-    return {k: v for k, v in {
-        "queues": _client("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", []),
-        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"]
-                      if f["FunctionName"].startswith(p)],
-        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(p)],
-        "logs": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
-                 if g["logGroupName"].startswith(f"/aws/lambda/{p}")],
-        "machines": [m["name"] for m in sfn.list_state_machines()["stateMachines"]
-                     if m["name"].startswith(p)],
-        "topics": [t["TopicArn"] for t in _client("sns").list_topics()["Topics"] if f":{p}" in t["TopicArn"]],
-        "mappings": [m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]
-                     if f":{p}" in m["FunctionArn"]],
-        "dashboards": [d["DashboardName"] for d in _client("cloudwatch").list_dashboards(
-            DashboardNamePrefix=p)["DashboardEntries"]],
-        "alarms": [a["AlarmName"] for a in _client("cloudwatch").describe_alarms(
-            AlarmNamePrefix=p)["MetricAlarms"]],
-    }.items() if v}
+    lam, iam, logs, sfn = (
+        _client("lambda"),
+        _client("iam"),
+        _client("logs"),
+        _client("stepfunctions"),
+    )
+    return {
+        k: v
+        for k, v in {
+            "queues": _client("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", []),
+            "functions": [
+                f["FunctionName"]
+                for f in lam.list_functions()["Functions"]
+                if f["FunctionName"].startswith(p)
+            ],
+            "roles": [
+                r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(p)
+            ],
+            "logs": [
+                g["logGroupName"]
+                for g in logs.describe_log_groups()["logGroups"]
+                if g["logGroupName"].startswith(f"/aws/lambda/{p}")
+            ],
+            "machines": [
+                m["name"]
+                for m in sfn.list_state_machines()["stateMachines"]
+                if m["name"].startswith(p)
+            ],
+            "topics": [
+                t["TopicArn"]
+                for t in _client("sns").list_topics()["Topics"]
+                if f":{p}" in t["TopicArn"]
+            ],
+            "mappings": [
+                m["UUID"]
+                for m in lam.list_event_source_mappings()["EventSourceMappings"]
+                if f":{p}" in m["FunctionArn"]
+            ],
+            "dashboards": [
+                d["DashboardName"]
+                for d in _client("cloudwatch").list_dashboards(DashboardNamePrefix=p)[
+                    "DashboardEntries"
+                ]
+            ],
+            "alarms": [
+                a["AlarmName"]
+                for a in _client("cloudwatch").describe_alarms(AlarmNamePrefix=p)["MetricAlarms"]
+            ],
+        }.items()
+        if v
+    }
 
 
 def actions(result: engine.StackResult) -> dict[str, str]:
@@ -59,12 +92,17 @@ def test_up_creates_every_resource_tagged(make_ctx: MakeCtx) -> None:
     assert len(made["queues"]) == 2 and made["machines"] == ["shop-OrderProcessingWorkflow"]
     assert len(made["mappings"]) == 1 and len(made["logs"]) == 4
     mapping = _client("lambda").list_event_source_mappings()["EventSourceMappings"][0]
-    assert mapping["BatchSize"] == 10 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10 and mapping["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"
+    ]
     q = _client("sqs").get_queue_url(QueueName="shop-orders")["QueueUrl"]
     attrs = _client("sqs").get_queue_attributes(QueueUrl=q, AttributeNames=["All"])["Attributes"]
     assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
     assert _client("sqs").list_queue_tags(QueueUrl=q)["Tags"] == {TAG_KEY: "shop"}
-    assert _client("lambda").get_function(FunctionName="shop-ProcessPayment")["Tags"][TAG_KEY] == "shop"
+    assert (
+        _client("lambda").get_function(FunctionName="shop-ProcessPayment")["Tags"][TAG_KEY]
+        == "shop"
+    )
     assert result.outputs["queue_url"] == q
 
 
@@ -79,8 +117,9 @@ def test_second_up_is_all_noop_with_zero_mutating_calls(make_ctx: MakeCtx, call_
     assert log.mutating == []
 
 
-def test_changed_handler_updates_only_that_function(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_changed_handler_updates_only_that_function(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     engine.up(make_ctx("shop"))
     from ordercli.deploy import package
 
@@ -99,7 +138,9 @@ def test_changed_handler_updates_only_that_function(make_ctx: MakeCtx, monkeypat
     assert next(a for a in result.plan.actions if a.action == "update").reason == "code changed"
 
 
-def test_changed_workflow_updates_only_the_state_machine(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_workflow_updates_only_the_state_machine(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine.up(make_ctx("shop"))
     from ordercli.deploy import specs
 
@@ -113,28 +154,36 @@ def test_changed_workflow_updates_only_the_state_machine(make_ctx: MakeCtx, monk
     monkeypatch.setattr(specs, "workflow_definition", edited)
     result = engine.up(make_ctx("shop"))
     assert {k: v for k, v in actions(result).items() if v != "noop"} == {
-        "state_machine:shop-OrderProcessingWorkflow": "update"}
+        "state_machine:shop-OrderProcessingWorkflow": "update"
+    }
     got = _client("stepfunctions").describe_state_machine(
-        stateMachineArn=make_ctx("shop").names.state_machine_arn)["definition"]
+        stateMachineArn=make_ctx("shop").names.state_machine_arn
+    )["definition"]
     assert json.loads(got)["Comment"] == "edited"
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("payment.success_rate", 0.5, {"function:shop-ProcessPayment"}),
-    ("queue.visibility_timeout", 120, {"queue:shop-orders"}),
-    ("queue.max_receive_count", 3, {"queue:shop-orders"}),
-    ("log_retention_days", 30, {f"log_group:/aws/lambda/shop-{f}" for f in FUNCTIONS}),
-    ("lambda.timeout", 20, {f"function:shop-{f}" for f in FUNCTIONS}),
-])
-def test_config_change_updates_only_what_it_touches(make_ctx: MakeCtx, key: str, value: Any,
-                                                     expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("payment.success_rate", 0.5, {"function:shop-ProcessPayment"}),
+        ("queue.visibility_timeout", 120, {"queue:shop-orders"}),
+        ("queue.max_receive_count", 3, {"queue:shop-orders"}),
+        ("log_retention_days", 30, {f"log_group:/aws/lambda/shop-{f}" for f in FUNCTIONS}),
+        ("lambda.timeout", 20, {f"function:shop-{f}" for f in FUNCTIONS}),
+    ],
+)
+def test_config_change_updates_only_what_it_touches(
+    make_ctx: MakeCtx, key: str, value: Any, expected: set[str]
+) -> None:
     engine.up(make_ctx("shop"))
     result = engine.up(make_ctx("shop", **{key: value}))
     assert {k for k, v in actions(result).items() if v != "noop"} == expected
     assert set(actions(engine.up(make_ctx("shop", **{key: value}))).values()) == {"noop"}
 
 
-def test_failure_midway_then_rerun_converges(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_midway_then_rerun_converges(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_create = function_kind.create
 
     def broken(aws: Any, spec: Any) -> None:
@@ -152,7 +201,9 @@ def test_failure_midway_then_rerun_converges(make_ctx: MakeCtx, monkeypatch: pyt
     monkeypatch.setattr(function_kind, "create", real_create)
     rerun = engine.up(make_ctx("shop"))
     assert {k for k, v in actions(rerun).items() if v == "create"} >= {
-        "function:shop-SendNotification", "state_machine:shop-OrderProcessingWorkflow"}
+        "function:shop-SendNotification",
+        "state_machine:shop-OrderProcessingWorkflow",
+    }
     assert set(actions(engine.up(make_ctx("shop"))).values()) == {"noop"}
 
 
@@ -168,7 +219,9 @@ def test_teardown_of_a_full_stack_leaves_nothing(make_ctx: MakeCtx) -> None:
 def test_teardown_of_a_partial_and_an_empty_stack(make_ctx: MakeCtx) -> None:
     engine.up(make_ctx("shop"))
     _client("lambda").delete_function(FunctionName="shop-ValidateOrder")
-    _client("sqs").delete_queue(QueueUrl=_client("sqs").get_queue_url(QueueName="shop-orders")["QueueUrl"])
+    _client("sqs").delete_queue(
+        QueueUrl=_client("sqs").get_queue_url(QueueName="shop-orders")["QueueUrl"]
+    )
     result = engine.teardown(make_ctx("shop"))
     assert actions(result)["function:shop-ValidateOrder"] == "noop"
     assert leftovers("shop") == {}
@@ -190,9 +243,15 @@ def test_function_create_retries_while_the_new_role_is_not_assumable(make_ctx: M
     def flaky(**kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] < 3:
-            raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message":
-                                         "The role defined for the function cannot be assumed by Lambda."}},
-                              "CreateFunction")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "InvalidParameterValueException",
+                        "Message": "The role defined for the function cannot be assumed by Lambda.",
+                    }
+                },
+                "CreateFunction",
+            )
         return real(**kwargs)
 
     lam.create_function = flaky

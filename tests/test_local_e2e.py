@@ -34,9 +34,16 @@ def free_port() -> int:
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One emulator for the session, started the way a user starts it, with a user's real
     AWS settings in its environment (which must never reach the Lambda workers)."""
-    env = {"ORDERCLI_HOME": str(tmp_path_factory.mktemp("home")), "ORDERCLI_LOCAL_PORT": str(free_port())}
-    user_settings = {"AWS_PROFILE": "users-real-profile", "AWS_ACCESS_KEY_ID": "AKIAUSERREALKEY",
-                     "AWS_SECRET_ACCESS_KEY": "user-secret", "AWS_ENDPOINT_URL": "https://example.invalid"}
+    env = {
+        "ORDERCLI_HOME": str(tmp_path_factory.mktemp("home")),
+        "ORDERCLI_LOCAL_PORT": str(free_port()),
+    }
+    user_settings = {
+        "AWS_PROFILE": "users-real-profile",
+        "AWS_ACCESS_KEY_ID": "AKIAUSERREALKEY",
+        "AWS_SECRET_ACCESS_KEY": "user-secret",
+        "AWS_ENDPOINT_URL": "https://example.invalid",
+    }
     saved = {k: os.environ.get(k) for k in [*env, *user_settings]}
     os.environ.update({**env, **user_settings})
     try:
@@ -98,8 +105,21 @@ def deployed(emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     return str(cfg)
 
 
-def test_fifty_orders_end_to_end_with_exactly_the_predicted_declines(local: dict[str, str], deployed: str) -> None:
-    result = cli("submit", "--local", "--stack", "e2e", "--count", "50", "--wait", "--timeout", "120", "--json")
+def test_fifty_orders_end_to_end_with_exactly_the_predicted_declines(
+    local: dict[str, str], deployed: str
+) -> None:
+    result = cli(
+        "submit",
+        "--local",
+        "--stack",
+        "e2e",
+        "--count",
+        "50",
+        "--wait",
+        "--timeout",
+        "120",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     orders = json.loads(result.stdout)["orders"]
     assert len(orders) == 50
@@ -110,24 +130,38 @@ def test_fifty_orders_end_to_end_with_exactly_the_predicted_declines(local: dict
     assert {o["status"] for o in orders} <= {"SUCCEEDED", "FAILED"}
     sfn = client(local, "stepfunctions")
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:e2e-OrderProcessingWorkflow"
-    names = {e["name"] for e in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
-             .build_full_result()["executions"]}
+    names = {
+        e["name"]
+        for e in sfn.get_paginator("list_executions")
+        .paginate(stateMachineArn=arn)
+        .build_full_result()["executions"]
+    }
     assert {o["orderId"] for o in orders} <= names
 
 
-def test_invalid_order_put_straight_on_the_queue_fails_as_order_invalid(local: dict[str, str], deployed: str) -> None:
+def test_invalid_order_put_straight_on_the_queue_fails_as_order_invalid(
+    local: dict[str, str], deployed: str
+) -> None:
     sqs, sfn = client(local, "sqs"), client(local, "stepfunctions")
     q = sqs.get_queue_url(QueueName="e2e-orders")["QueueUrl"]
-    sqs.send_message(QueueUrl=q, MessageBody=json.dumps({"order": {"orderId": "bad-amount-1", "amount": 20000}}))
-    d = wait_for_execution(sfn, "arn:aws:states:us-east-1:123456789012:execution:e2e-OrderProcessingWorkflow:bad-amount-1")
+    sqs.send_message(
+        QueueUrl=q, MessageBody=json.dumps({"order": {"orderId": "bad-amount-1", "amount": 20000}})
+    )
+    d = wait_for_execution(
+        sfn,
+        "arn:aws:states:us-east-1:123456789012:execution:e2e-OrderProcessingWorkflow:bad-amount-1",
+    )
     assert d["status"] == "FAILED" and d["error"] == "OrderInvalid"
 
 
-def test_original_readme_workflow_check_works_with_plain_start_execution(local: dict[str, str], deployed: str) -> None:
+def test_original_readme_workflow_check_works_with_plain_start_execution(
+    local: dict[str, str], deployed: str
+) -> None:
     sfn = client(local, "stepfunctions")
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:e2e-OrderProcessingWorkflow"
-    run = sfn.start_execution(stateMachineArn=arn, name="test-123",
-                              input='{"order":{"orderId":"test-123","amount":100}}')
+    run = sfn.start_execution(
+        stateMachineArn=arn, name="test-123", input='{"order":{"orderId":"test-123","amount":100}}'
+    )
     d = wait_for_execution(sfn, run["executionArn"])
     assert d["status"] == "SUCCEEDED" or d.get("error") == "PaymentDeclined"
 
@@ -140,8 +174,22 @@ def test_lambda_log_lines_reach_the_log_group(local: dict[str, str], deployed: s
 
 
 def test_status_and_tail_show_an_order(local: dict[str, str], deployed: str) -> None:
-    one = cli("submit", "--local", "--stack", "e2e", "--customer", "Ann", "--product", "Pen",
-              "--amount", "3", "--order-id", "shown-1", "--wait", "--json")
+    one = cli(
+        "submit",
+        "--local",
+        "--stack",
+        "e2e",
+        "--customer",
+        "Ann",
+        "--product",
+        "Pen",
+        "--amount",
+        "3",
+        "--order-id",
+        "shown-1",
+        "--wait",
+        "--json",
+    )
     assert one.exit_code == 0, one.stderr
     st = cli("status", "--local", "--stack", "e2e", "shown-1", "--json")
     assert st.exit_code == 0, st.stderr
@@ -156,10 +204,16 @@ def test_status_and_tail_show_an_order(local: dict[str, str], deployed: str) -> 
     assert unknown.exit_code == 1 and "No order no-such-order" in unknown.stderr
 
 
-def test_poison_message_lands_in_the_dlq_after_max_receives(local: dict[str, str], tmp_path: Path) -> None:
+def test_poison_message_lands_in_the_dlq_after_max_receives(
+    local: dict[str, str], tmp_path: Path
+) -> None:
     cfg = tmp_path / "fast.yaml"
-    cfg.write_text("queue:\n  visibility_timeout: 1\n  max_receive_count: 2\nlambda:\n  timeout: 1\n")
-    assert cli("up", "--local", "--stack", "poison", "--no-web", "--config", str(cfg)).exit_code == 0
+    cfg.write_text(
+        "queue:\n  visibility_timeout: 1\n  max_receive_count: 2\nlambda:\n  timeout: 1\n"
+    )
+    assert (
+        cli("up", "--local", "--stack", "poison", "--no-web", "--config", str(cfg)).exit_code == 0
+    )
     sqs = client(local, "sqs")
     q = sqs.get_queue_url(QueueName="poison-orders")["QueueUrl"]
     dlq = sqs.get_queue_url(QueueName="poison-orders-dlq")["QueueUrl"]
@@ -189,15 +243,15 @@ def _zip(source: str) -> bytes:
     return buf.getvalue()
 
 
-PROBE = '''
+PROBE = """
 import os, time
 def env(event, context):
-    return {"pid": os.getpid(), "env": {k: v for k, v in os.environ.items() if k.startswith("AWS_")},
-            "remaining": context.get_remaining_time_in_millis()}
+    aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    return {"pid": os.getpid(), "env": aws, "remaining": context.get_remaining_time_in_millis()}
 def sleepy(event, context):
     time.sleep(5)
     return "never"
-'''
+"""
 
 
 def _probe(local: dict[str, str], name: str, handler: str, timeout: int) -> str:
@@ -210,9 +264,16 @@ def _probe(local: dict[str, str], name: str, handler: str, timeout: int) -> str:
         lam.delete_function(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:
         pass
-    return str(lam.create_function(
-        FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/probe",
-        Handler=handler, Code={"ZipFile": _zip(PROBE)}, Timeout=timeout)["FunctionArn"])
+    return str(
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role="arn:aws:iam::123456789012:role/probe",
+            Handler=handler,
+            Code={"ZipFile": _zip(PROBE)},
+            Timeout=timeout,
+        )["FunctionArn"]
+    )
 
 
 def test_workers_are_warm_and_never_see_the_users_aws_settings(local: dict[str, str]) -> None:
@@ -238,9 +299,13 @@ def test_a_handler_past_its_timeout_fails_the_task_as_a_timeout(local: dict[str,
     payload = json.loads(answer["Payload"].read())
     assert answer.get("FunctionError") and payload["errorType"] == "Sandbox.Timedout"
     sfn = client(local, "stepfunctions")
-    sm = sfn.create_state_machine(name="probe-timeout", roleArn="arn:aws:iam::123456789012:role/probe",
-                                  definition=json.dumps({"StartAt": "T", "States": {
-                                      "T": {"Type": "Task", "Resource": arn, "End": True}}}))
+    sm = sfn.create_state_machine(
+        name="probe-timeout",
+        roleArn="arn:aws:iam::123456789012:role/probe",
+        definition=json.dumps(
+            {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}}
+        ),
+    )
     run = sfn.start_execution(stateMachineArn=sm["stateMachineArn"], name="t1", input="{}")
     d = wait_for_execution(sfn, run["executionArn"])
     assert d["status"] == "FAILED" and d["error"] == "Sandbox.Timedout"
@@ -258,14 +323,20 @@ def test_teardown_local_empties_the_stack(local: dict[str, str], deployed: str) 
     result = cli("teardown", "--local", "--stack", "e2e", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     lam = client(local, "lambda")
-    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("e2e-")]
+    assert not [
+        f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("e2e-")
+    ]
     assert not client(local, "sqs").list_queues(QueueNamePrefix="e2e-").get("QueueUrls")
-    assert not [g for g in client(local, "logs").describe_log_groups()["logGroups"]
-                if g["logGroupName"].startswith("/aws/lambda/e2e-")]
+    assert not [
+        g
+        for g in client(local, "logs").describe_log_groups()["logGroups"]
+        if g["logGroupName"].startswith("/aws/lambda/e2e-")
+    ]
 
 
-def test_stop_stops_the_process_and_a_stale_pid_file_is_cleaned(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_stops_the_process_and_a_stale_pid_file_is_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ORDERCLI_HOME", str(tmp_path))
     monkeypatch.setenv("ORDERCLI_LOCAL_PORT", str(free_port()))
     state, started = control.start()

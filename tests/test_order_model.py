@@ -17,21 +17,41 @@ from lambda_src.order import (
 )
 
 
-@pytest.mark.parametrize("value, expected", [
-    (100, Decimal("100")), ("12.50", Decimal("12.50")), (0.01, Decimal("0.01")),
-    ("9999.99", Decimal("9999.99")), (12.5, Decimal("12.5")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (100, Decimal("100")),
+        ("12.50", Decimal("12.50")),
+        (0.01, Decimal("0.01")),
+        ("9999.99", Decimal("9999.99")),
+        (12.5, Decimal("12.5")),
+    ],
+)
 def test_amount_accepts_numbers_and_decimal_strings(value: object, expected: Decimal) -> None:
     assert parse_amount(value) == expected
 
 
-@pytest.mark.parametrize("value, words", [
-    (0, "greater than 0"), (-5, "greater than 0"), ("-1", "greater than 0"),
-    (10000, "less than 10000"), ("10000.00", "less than 10000"), ("1.234", "2 decimal"),
-    ("1e3", "plain decimal"), ("NaN", "plain decimal"), ("Infinity", "plain decimal"),
-    (float("nan"), "finite"), (float("inf"), "finite"), (True, "number"), (None, "number"),
-    ("abc", "plain decimal"), ("", "plain decimal"), ([1], "number"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (0, "greater than 0"),
+        (-5, "greater than 0"),
+        ("-1", "greater than 0"),
+        (10000, "less than 10000"),
+        ("10000.00", "less than 10000"),
+        ("1.234", "2 decimal"),
+        ("1e3", "plain decimal"),
+        ("NaN", "plain decimal"),
+        ("Infinity", "plain decimal"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (True, "number"),
+        (None, "number"),
+        ("abc", "plain decimal"),
+        ("", "plain decimal"),
+        ([1], "number"),
+    ],
+)
 def test_amount_rejects_with_the_rule_named(value: object, words: str) -> None:
     with pytest.raises(OrderInvalid) as err:
         parse_amount(value)
@@ -63,7 +83,9 @@ def test_order_id_rules(order_id: object) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "x" * 101, "tab\there", "bell\x07"])
 def test_text_fields_are_1_to_100_printable_characters(text: str) -> None:
     with pytest.raises(OrderInvalid) as err:
-        parse_order({"orderId": "a", "customerName": text, "product": "p", "amount": 1}, person=True)
+        parse_order(
+            {"orderId": "a", "customerName": text, "product": "p", "amount": 1}, person=True
+        )
     assert err.value.field == "customerName"
 
 

@@ -30,8 +30,8 @@ class ApplyError(OrderCliError):
         first = failed[0]
         detail = getattr(first.error, "message", None) or str(first.error)
         super().__init__(
-            f"{len(failed)} action(s) failed; first: {first.action.action} {first.action.spec.kind} "
-            f"{first.action.spec.name}: {detail}",
+            f"{len(failed)} action(s) failed; first: {first.action.action} "
+            f"{first.action.spec.kind} {first.action.spec.name}: {detail}",
             hint="Nothing is lost: run the same command again to converge from where it stopped.",
         )
         self.results = results

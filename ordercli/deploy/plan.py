@@ -21,8 +21,12 @@ class Action:
     current: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, str]:
-        return {"resource": self.spec.name, "kind": self.spec.kind, "action": self.action,
-                "reason": self.reason}
+        return {
+            "resource": self.spec.name,
+            "kind": self.spec.kind,
+            "action": self.action,
+            "reason": self.reason,
+        }
 
 
 @dataclass

@@ -4,9 +4,9 @@ least-privilege check every document ordercli writes must pass."""
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
-import re
 from typing import Any
 
 VERSION = "2012-10-17"

@@ -49,20 +49,27 @@ def workflow_definition(names: Names) -> str:
 
 
 def _function_policy(names: Names, logical: str) -> dict[str, Any]:
-    statements: list[Any] = [policies.render("lambda-logs", LogGroupArn=names.log_group_arn(logical))]
+    statements: list[Any] = [
+        policies.render("lambda-logs", LogGroupArn=names.log_group_arn(logical))
+    ]
     if logical == "SendNotification":
         statements.append(policies.render("notifier", TopicArn=names.topic_arn))
     if logical == "StartOrderWorkflow":
-        statements.append(policies.render("consumer", QueueArn=names.queue_arn(),
-                                          StateMachineArn=names.state_machine_arn))
+        statements.append(
+            policies.render(
+                "consumer", QueueArn=names.queue_arn(), StateMachineArn=names.state_machine_arn
+            )
+        )
     return policies.document(*statements)
 
 
 def _function_env(settings: Settings, names: Names, logical: str) -> dict[str, str]:
     if logical == "ProcessPayment":
         seed = settings["payment.seed"]
-        return {"PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
-                "PAYMENT_SEED": "" if seed is None else str(seed)}
+        return {
+            "PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
+            "PAYMENT_SEED": "" if seed is None else str(seed),
+        }
     if logical == "SendNotification":
         return {"TOPIC_ARN": names.topic_arn}
     if logical == "StartOrderWorkflow":
@@ -74,64 +81,121 @@ def build_specs(settings: Settings, names: Names) -> list[Spec]:
     """Every resource of the stack, in an order where each spec follows its dependencies."""
     tags = {TAG_KEY: names.stack}
     specs: list[Spec] = [
-        Spec("queue", names.dlq, {"attributes": {"MessageRetentionPeriod": str(DLQ_RETENTION)},
-                                  "tags": tags}),
-        Spec("queue", names.queue, {
-            "attributes": {
-                "VisibilityTimeout": str(settings["queue.visibility_timeout"]),
-                "MessageRetentionPeriod": str(QUEUE_RETENTION),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": names.dlq_arn,
-                                             "maxReceiveCount": settings["queue.max_receive_count"]}),
+        Spec(
+            "queue",
+            names.dlq,
+            {"attributes": {"MessageRetentionPeriod": str(DLQ_RETENTION)}, "tags": tags},
+        ),
+        Spec(
+            "queue",
+            names.queue,
+            {
+                "attributes": {
+                    "VisibilityTimeout": str(settings["queue.visibility_timeout"]),
+                    "MessageRetentionPeriod": str(QUEUE_RETENTION),
+                    "RedrivePolicy": json.dumps(
+                        {
+                            "deadLetterTargetArn": names.dlq_arn,
+                            "maxReceiveCount": settings["queue.max_receive_count"],
+                        }
+                    ),
+                },
+                "tags": tags,
             },
-            "tags": tags,
-        }, (key("queue", names.dlq),)),
-        Spec("topic", names.topic, {"arn": names.topic_arn, "email": settings["notify.email"],
-                                    "tags": tags}),
+            (key("queue", names.dlq),),
+        ),
+        Spec(
+            "topic",
+            names.topic,
+            {"arn": names.topic_arn, "email": settings["notify.email"], "tags": tags},
+        ),
     ]
     for logical in FUNCTIONS:
         fn = names.function(logical)
         role = names.function_role(logical)
         group = names.log_group(logical)
-        specs.append(Spec("role", role, {
-            "trust": policies.trust("lambda"),
-            "policy_name": "least-privilege",
-            "policy": _function_policy(names, logical),
-            "tags": tags,
-        }))
-        specs.append(Spec("log_group", group, {"retention": settings["log_retention_days"],
-                                               "tags": tags}))
+        specs.append(
+            Spec(
+                "role",
+                role,
+                {
+                    "trust": policies.trust("lambda"),
+                    "policy_name": "least-privilege",
+                    "policy": _function_policy(names, logical),
+                    "tags": tags,
+                },
+            )
+        )
+        specs.append(
+            Spec("log_group", group, {"retention": settings["log_retention_days"], "tags": tags})
+        )
         bundle = function_zip(HANDLER_MODULES[logical])
-        specs.append(Spec("function", fn, {
-            "role_arn": names.role_arn(role),
-            "handler": f"lambda_src.{HANDLER_MODULES[logical]}.handler",
-            "runtime": RUNTIME,
-            "timeout": settings["lambda.timeout"],
-            "memory": settings["lambda.memory"],
-            "environment": _function_env(settings, names, logical),
-            "zip": bundle.data,
-            "code_sha256": bundle.sha256_b64,
-            "tags": tags,
-        }, (key("role", role), key("log_group", group))))
-    specs.append(Spec("role", names.workflow_role, {
-        "trust": policies.trust("states"),
-        "policy_name": "least-privilege",
-        "policy": policies.document(policies.render(
-            "workflow", **{f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})),
-        "tags": tags,
-    }))
-    specs.append(Spec("state_machine", names.state_machine, {
-        "arn": names.state_machine_arn,
-        "definition": workflow_definition(names),
-        "role_arn": names.role_arn(names.workflow_role),
-        "tags": tags,
-    }, (key("role", names.workflow_role),
-        *(key("function", names.function(f)) for f in WORKFLOW_FUNCTIONS))))
+        specs.append(
+            Spec(
+                "function",
+                fn,
+                {
+                    "role_arn": names.role_arn(role),
+                    "handler": f"lambda_src.{HANDLER_MODULES[logical]}.handler",
+                    "runtime": RUNTIME,
+                    "timeout": settings["lambda.timeout"],
+                    "memory": settings["lambda.memory"],
+                    "environment": _function_env(settings, names, logical),
+                    "zip": bundle.data,
+                    "code_sha256": bundle.sha256_b64,
+                    "tags": tags,
+                },
+                (key("role", role), key("log_group", group)),
+            )
+        )
+    specs.append(
+        Spec(
+            "role",
+            names.workflow_role,
+            {
+                "trust": policies.trust("states"),
+                "policy_name": "least-privilege",
+                "policy": policies.document(
+                    policies.render(
+                        "workflow", **{f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS}
+                    )
+                ),
+                "tags": tags,
+            },
+        )
+    )
+    specs.append(
+        Spec(
+            "state_machine",
+            names.state_machine,
+            {
+                "arn": names.state_machine_arn,
+                "definition": workflow_definition(names),
+                "role_arn": names.role_arn(names.workflow_role),
+                "tags": tags,
+            },
+            (
+                key("role", names.workflow_role),
+                *(key("function", names.function(f)) for f in WORKFLOW_FUNCTIONS),
+            ),
+        )
+    )
     consumer = names.function("StartOrderWorkflow")
-    specs.append(Spec("event_source_mapping", f"{names.queue}->{consumer}", {
-        "queue_arn": names.queue_arn(),
-        "function": consumer,
-        "batch_size": BATCH_SIZE,
-        "response_types": ["ReportBatchItemFailures"],
-    }, (key("queue", names.queue), key("function", consumer),
-        key("state_machine", names.state_machine))))
+    specs.append(
+        Spec(
+            "event_source_mapping",
+            f"{names.queue}->{consumer}",
+            {
+                "queue_arn": names.queue_arn(),
+                "function": consumer,
+                "batch_size": BATCH_SIZE,
+                "response_types": ["ReportBatchItemFailures"],
+            },
+            (
+                key("queue", names.queue),
+                key("function", consumer),
+                key("state_machine", names.state_machine),
+            ),
+        )
+    )
     return specs

@@ -39,8 +39,13 @@ def plan(ctx: Context, *, teardown: bool = False) -> Plan:
     return (plan_teardown if teardown else plan_up)(ctx.aws, desired(ctx))
 
 
-def up(ctx: Context, planned: Plan | None = None, *, dry_run: bool = False,
-       listener: Listener | None = None) -> StackResult:
+def up(
+    ctx: Context,
+    planned: Plan | None = None,
+    *,
+    dry_run: bool = False,
+    listener: Listener | None = None,
+) -> StackResult:
     the_plan = planned or plan(ctx)
     result = StackResult(ctx.target.label, ctx.settings.stack, the_plan, dry_run=dry_run)
     if dry_run:
@@ -50,8 +55,9 @@ def up(ctx: Context, planned: Plan | None = None, *, dry_run: bool = False,
     return result
 
 
-def teardown(ctx: Context, planned: Plan | None = None, *,
-             listener: Listener | None = None) -> StackResult:
+def teardown(
+    ctx: Context, planned: Plan | None = None, *, listener: Listener | None = None
+) -> StackResult:
     the_plan = planned or plan(ctx, teardown=True)
     result = StackResult(ctx.target.label, ctx.settings.stack, the_plan)
     result.results = apply(ctx.aws, the_plan, listener)
@@ -60,8 +66,9 @@ def teardown(ctx: Context, planned: Plan | None = None, *,
 
 def outputs(ctx: Context, plan: Plan) -> dict[str, Any]:
     names = ctx.names
-    queue = next((a for a in plan.actions if a.spec.kind == "queue" and a.spec.name == names.queue),
-                 None)
+    queue = next(
+        (a for a in plan.actions if a.spec.kind == "queue" and a.spec.name == names.queue), None
+    )
     url = (queue.current or {}).get("url") if queue else None
     if url is None:
         url = ctx.aws.client("sqs").get_queue_url(QueueName=names.queue)["QueueUrl"]
@@ -70,6 +77,8 @@ def outputs(ctx: Context, plan: Plan) -> dict[str, Any]:
         "dlq_arn": names.dlq_arn,
         "state_machine_arn": names.state_machine_arn,
         "topic_arn": names.topic_arn,
-        "functions": {f: names.function_arn(f) for f in
-                      ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")},
+        "functions": {
+            f: names.function_arn(f)
+            for f in ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")
+        },
     }

@@ -129,9 +129,20 @@ def start(port: int | None = None) -> tuple[EmulatorState, bool]:
     log_file = root / f"emulator-{port}.log"
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ordercli.local.server", "--port", str(port), "--home", str(root)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
+            [
+                sys.executable,
+                "-m",
+                "ordercli.local.server",
+                "--port",
+                str(port),
+                "--home",
+                str(root),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
     state = EmulatorState(proc.pid, port, time.time(), str(log_file))
     write_state(state)
@@ -139,14 +150,18 @@ def start(port: int | None = None) -> tuple[EmulatorState, bool]:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _state_file(port).unlink(missing_ok=True)
-            raise OrderCliError(f"The emulator exited during start (code {proc.returncode}).",
-                                hint=f"See its log: {log_file}")
+            raise OrderCliError(
+                f"The emulator exited during start (code {proc.returncode}).",
+                hint=f"See its log: {log_file}",
+            )
         if port_open(port, 0.05):
             return state, True
         time.sleep(0.02)
     stop(port)
-    raise OrderCliError(f"The emulator did not answer within {READY_TIMEOUT:.0f} s.",
-                        hint=f"See its log: {log_file}")
+    raise OrderCliError(
+        f"The emulator did not answer within {READY_TIMEOUT:.0f} s.",
+        hint=f"See its log: {log_file}",
+    )
 
 
 def _terminate(pid: int, grace: float = 5.0) -> None:
@@ -182,9 +197,15 @@ def status(port: int | None = None) -> dict[str, Any]:
     port = port or port_from_env()
     state = running(port)
     if state is None:
-        return {"running": False, "pid": None, "port": port,
-                "endpoint": f"http://127.0.0.1:{port}", "webapp": None, "started_at": None,
-                "home": str(home())}
+        return {
+            "running": False,
+            "pid": None,
+            "port": port,
+            "endpoint": f"http://127.0.0.1:{port}",
+            "webapp": None,
+            "started_at": None,
+            "home": str(home()),
+        }
     web = state.webapp
     return {
         "running": True,

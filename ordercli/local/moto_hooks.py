@@ -31,8 +31,11 @@ def check_hook_points() -> None:
     from moto.sqs.models import Queue, sqs_backends
 
     problems = []
-    for owner, attr in ((LambdaFunction, "_invoke_lambda"), (Queue, "add_message"),
-                        (Queue, "messages")):
+    for owner, attr in (
+        (LambdaFunction, "_invoke_lambda"),
+        (Queue, "add_message"),
+        (Queue, "messages"),
+    ):
         if not hasattr(owner, attr):
             problems.append(f"{owner.__name__}.{attr}")
     if "stepfunctions" not in default_user_config:
@@ -41,8 +44,10 @@ def check_hook_points() -> None:
         if not hasattr(backends, "__getitem__"):
             problems.append(f"{backends!r} is not indexable by account")
     if problems:
-        raise RuntimeError("moto internals moved (ordercli's local target was tested with moto "
-                           f"{TESTED_MOTO}): {', '.join(problems)}")
+        raise RuntimeError(
+            "moto internals moved (ordercli's local target was tested with moto "
+            f"{TESTED_MOTO}): {', '.join(problems)}"
+        )
 
 
 def enable_state_machine_execution() -> None:
@@ -55,9 +60,14 @@ def enable_state_machine_execution() -> None:
 def function_version(fn: Any) -> FunctionVersion:
     env = fn.environment_vars or {}
     return FunctionVersion(
-        arn=fn.function_arn, name=fn.function_name, handler=fn.handler,
-        code_sha256=fn.code_sha_256, timeout=int(fn.timeout), memory=int(fn.memory_size),
-        region=fn.region, environment=tuple(sorted((str(k), str(v)) for k, v in env.items())),
+        arn=fn.function_arn,
+        name=fn.function_name,
+        handler=fn.handler,
+        code_sha256=fn.code_sha_256,
+        timeout=int(fn.timeout),
+        memory=int(fn.memory_size),
+        region=fn.region,
+        environment=tuple(sorted((str(k), str(v)) for k, v in env.items())),
     )
 
 
@@ -83,8 +93,9 @@ class LogWriter:
                     pass
                 self._streams.add(key)
             now = int(time.time() * 1000)
-            backend.put_log_events(group, stream, [{"timestamp": now, "message": line}
-                                                  for line in lines if line])
+            backend.put_log_events(
+                group, stream, [{"timestamp": now, "message": line} for line in lines if line]
+            )
 
 
 def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
@@ -96,7 +107,7 @@ def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
         logs.write(self, outcome.stream, outcome.logs)
         return outcome.payload, outcome.errored, "\n".join(outcome.logs)
 
-    LambdaFunction._invoke_lambda = invoke_in_worker
+    LambdaFunction._invoke_lambda = invoke_in_worker  # type: ignore[method-assign]
 
 
 def replace_sqs_dispatch(on_message: Callable[[], None]) -> None:
@@ -124,8 +135,8 @@ def sqs_event_source_mappings() -> Iterator[tuple[Any, Any, Any]]:
     from moto.awslambda.models import lambda_backends
     from moto.sqs.models import sqs_backends
 
-    for account, regions in list(lambda_backends.items()):
-        for region, backend in list(regions.items()):
+    for regions in list(lambda_backends.values()):
+        for backend in list(regions.values()):
             for esm in list(backend._event_source_mappings.values()):
                 arn = esm.event_source_arn
                 if not esm.enabled or not arn.startswith("arn:aws:sqs:"):

@@ -18,15 +18,17 @@ def clean_environment(port: int) -> None:
     server and nothing else, whatever the user's environment says."""
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         del os.environ[key]
-    os.environ.update({
-        "MOTO_PORT": str(port),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    })
+    os.environ.update(
+        {
+            "MOTO_PORT": str(port),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     os.environ.pop("MOTO_HOST", None)
 
 

@@ -80,7 +80,8 @@ class Capture(logging.Handler):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         ms = int(record.msecs)
         self.lines.append(
-            f"[{record.levelname}]\t{stamp}.{ms:03d}Z\t{self.request_id}\t{record.getMessage()}")
+            f"[{record.levelname}]\t{stamp}.{ms:03d}Z\t{self.request_id}\t{record.getMessage()}"
+        )
 
 
 class Stream(io.TextIOBase):
@@ -114,8 +115,8 @@ def main() -> None:
     root = logging.getLogger()
     root.handlers[:] = [capture]
     root.setLevel(logging.INFO)
-    sys.stdout = Stream(capture)  # type: ignore[assignment]
-    sys.stderr = Stream(capture)  # type: ignore[assignment]
+    sys.stdout = Stream(capture)
+    sys.stderr = Stream(capture)
     code_dir, handler_path = os.environ["ORDERCLI_CODE_DIR"], os.environ["_HANDLER"]
     sys.path.insert(0, code_dir)
     handler: Any = None
@@ -138,14 +139,18 @@ def main() -> None:
             if import_error is not None:
                 payload: Any = import_error
             else:
-                result = handler(json.loads(request["event"]), Context(request["id"], request["deadline_ms"]))
+                result = handler(
+                    json.loads(request["event"]), Context(request["id"], request["deadline_ms"])
+                )
                 payload = result
                 ok = True
         except Exception as exc:
             payload = _error(exc)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            capture.lines.append(f"[ERROR]\t{stamp}Z\t{request['id']}\t"
-                                 f"{payload['errorType']}: {payload['errorMessage']}")
+            capture.lines.append(
+                f"[ERROR]\t{stamp}Z\t{request['id']}\t"
+                f"{payload['errorType']}: {payload['errorMessage']}"
+            )
         sys.stdout.flush()
         sys.stderr.flush()
         ms = (time.perf_counter() - started) * 1000

@@ -49,32 +49,35 @@ class Outcome:
     stream: str
 
 
-def worker_environment(fv: FunctionVersion, code_dir: Path, endpoint: str,
-                       parent: Mapping[str, str] | None = None) -> dict[str, str]:
+def worker_environment(
+    fv: FunctionVersion, code_dir: Path, endpoint: str, parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The whole environment of a worker: nothing of the user's AWS settings is inherited."""
     source = os.environ if parent is None else parent
     env = {k: source[k] for k in BASE_ENV_KEYS if k in source}
     env.update(dict(fv.environment))
-    env.update({
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": fv.region,
-        "AWS_DEFAULT_REGION": fv.region,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_LAMBDA_FUNCTION_NAME": fv.name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fv.memory),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fv.name}",
-        "ORDERCLI_FUNCTION_ARN": fv.arn,
-        "ORDERCLI_CODE_DIR": str(code_dir),
-        "_HANDLER": fv.handler,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": fv.region,
+            "AWS_DEFAULT_REGION": fv.region,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": fv.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fv.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fv.name}",
+            "ORDERCLI_FUNCTION_ARN": fv.arn,
+            "ORDERCLI_CODE_DIR": str(code_dir),
+            "_HANDLER": fv.handler,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -87,9 +90,18 @@ class Worker:
         env = worker_environment(fv, code_dir, endpoint)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ordercli.local.worker_main", str(to_child_r), str(from_child_w)],
-            env=env, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
-            close_fds=True, cwd=str(code_dir),
+            [
+                sys.executable,
+                "-m",
+                "ordercli.local.worker_main",
+                str(to_child_r),
+                str(from_child_w),
+            ],
+            env=env,
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+            cwd=str(code_dir),
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -98,8 +110,10 @@ class Worker:
         """One invocation; None if the worker had to be killed (timeout) or died."""
         deadline = time.time() + self.fv.timeout
         try:
-            write_message(self._to_child, {"id": request_id, "event": event,
-                                           "deadline_ms": int(deadline * 1000)})
+            write_message(
+                self._to_child,
+                {"id": request_id, "event": event, "deadline_ms": int(deadline * 1000)},
+            )
         except OSError:
             return None
         ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
@@ -219,11 +233,14 @@ class WorkerPool:
         else:
             message = "Runtime exited without providing a reason"
             error_type = "Runtime.ExitError"
-        payload = json.dumps({"errorType": error_type,
-                              "errorMessage": f"RequestId: {request_id} Error: {message}"})
-        logs = [f"START RequestId: {request_id} Version: $LATEST",
-                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}",
-                f"END RequestId: {request_id}"]
+        payload = json.dumps(
+            {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        )
+        logs = [
+            f"START RequestId: {request_id} Version: $LATEST",
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}",
+            f"END RequestId: {request_id}",
+        ]
         return Outcome(payload, True, logs, worker.stream)
 
     def shutdown(self) -> None:
@@ -235,6 +252,8 @@ class WorkerPool:
 
     def stats(self) -> dict[str, Any]:
         with self._cond:
-            return {"started": self.started,
-                    "idle": sum(len(v) for v in self._idle.values()),
-                    "busy": sum(self._busy.values())}
+            return {
+                "started": self.started,
+                "idle": sum(len(v) for v in self._idle.values()),
+                "busy": sum(self._busy.values()),
+            }

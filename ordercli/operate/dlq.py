@@ -11,8 +11,13 @@ from ordercli.aws import error_code
 from ordercli.operate.status import queue_depth
 
 PEEK_VISIBILITY = 30  # seconds the listed messages stay hidden before we release them
-MOVE_UNSUPPORTED = ("UnsupportedOperation", "InvalidAction", "NotImplemented",
-                    "UnknownOperationException", "InvalidParameterValue")
+MOVE_UNSUPPORTED = (
+    "UnsupportedOperation",
+    "InvalidAction",
+    "NotImplemented",
+    "UnknownOperationException",
+    "InvalidParameterValue",
+)
 
 
 def _order_id(body: str) -> str | None:
@@ -35,9 +40,13 @@ def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
     receipts: list[str] = []
     empty = 0
     while len(seen) < limit and empty < 2:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                  VisibilityTimeout=PEEK_VISIBILITY, WaitTimeSeconds=0,
-                                  AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=PEEK_VISIBILITY,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+        ).get("Messages", [])
         if not got:
             empty += 1
             continue
@@ -45,25 +54,35 @@ def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
             receipts.append(m["ReceiptHandle"])
             attrs = m.get("Attributes", {})
             first = attrs.get("ApproximateFirstReceiveTimestamp") or attrs.get("SentTimestamp")
-            seen.setdefault(m["MessageId"], {
-                "messageId": m["MessageId"],
-                "orderId": _order_id(m["Body"]),
-                # the count includes our own look, which we do not count
-                "receive_count": max(0, int(attrs.get("ApproximateReceiveCount", "1")) - 1),
-                "first_failure": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(first) / 1000))
-                if first else None,
-                "sent": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                      time.gmtime(int(attrs.get("SentTimestamp", "0")) / 1000)),
-                "body": m["Body"][:200],
-            })
+            seen.setdefault(
+                m["MessageId"],
+                {
+                    "messageId": m["MessageId"],
+                    "orderId": _order_id(m["Body"]),
+                    # the count includes our own look, which we do not count
+                    "receive_count": max(0, int(attrs.get("ApproximateReceiveCount", "1")) - 1),
+                    "first_failure": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(first) / 1000)
+                    )
+                    if first
+                    else None,
+                    "sent": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ",
+                        time.gmtime(int(attrs.get("SentTimestamp", "0")) / 1000),
+                    ),
+                    "body": m["Body"][:200],
+                },
+            )
     _release(sqs, url, receipts)
     return {"dlq": {**depth, "visible": len(seen)}, "messages": list(seen.values())}
 
 
 def _release(sqs: Any, url: str, receipts: list[str]) -> None:
     for i in range(0, len(receipts), 10):
-        entries = [{"Id": str(n), "ReceiptHandle": r, "VisibilityTimeout": 0}
-                   for n, r in enumerate(receipts[i:i + 10])]
+        entries = [
+            {"Id": str(n), "ReceiptHandle": r, "VisibilityTimeout": 0}
+            for n, r in enumerate(receipts[i : i + 10])
+        ]
         sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
@@ -76,8 +95,10 @@ def redrive(ctx: Any, on_progress: Callable[[int, int], None] | None = None) -> 
     if not dlq["exists"] or not queue["exists"]:
         from ordercli.errors import NotFound
 
-        raise NotFound(f"Stack '{ctx.settings.stack}' is not deployed on {ctx.target.label}.",
-                       hint="ordercli up" + (" --local" if ctx.target.is_local else ""))
+        raise NotFound(
+            f"Stack '{ctx.settings.stack}' is not deployed on {ctx.target.label}.",
+            hint="ordercli up" + (" --local" if ctx.target.is_local else ""),
+        )
     if not ctx.target.is_local:
         try:
             return _move_task(ctx, sqs, on_progress)
@@ -87,7 +108,9 @@ def redrive(ctx: Any, on_progress: Callable[[int, int], None] | None = None) -> 
     return _move_by_copy(sqs, dlq["url"], queue["url"], on_progress)
 
 
-def _move_task(ctx: Any, sqs: Any, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+def _move_task(
+    ctx: Any, sqs: Any, on_progress: Callable[[int, int], None] | None
+) -> dict[str, Any]:
     names = ctx.names
     handle = sqs.start_message_move_task(SourceArn=names.dlq_arn, DestinationArn=names.queue_arn())
     handle = handle["TaskHandle"]
@@ -99,26 +122,38 @@ def _move_task(ctx: Any, sqs: Any, on_progress: Callable[[int, int], None] | Non
         if on_progress:
             on_progress(moved, total)
         if task.get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
-            return {"moved": moved, "method": "StartMessageMoveTask", "status": task.get("Status"),
-                    "failure": task.get("FailureReason")}
+            return {
+                "moved": moved,
+                "method": "StartMessageMoveTask",
+                "status": task.get("Status"),
+                "failure": task.get("FailureReason"),
+            }
         ctx.aws.sleep(1)
 
 
-def _move_by_copy(sqs: Any, src: str, dst: str,
-                  on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+def _move_by_copy(
+    sqs: Any, src: str, dst: str, on_progress: Callable[[int, int], None] | None
+) -> dict[str, Any]:
     moved = 0
     while True:
-        got = sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                  WaitTimeSeconds=0).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        ).get("Messages", [])
         if not got:
             break
-        sent = sqs.send_message_batch(QueueUrl=dst, Entries=[
-            {"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(got)])
+        sent = sqs.send_message_batch(
+            QueueUrl=dst,
+            Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(got)],
+        )
         ok = {int(s["Id"]) for s in sent.get("Successful", [])}
         done = [m for i, m in enumerate(got) if i in ok]
         if done:
-            sqs.delete_message_batch(QueueUrl=src, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            sqs.delete_message_batch(
+                QueueUrl=src,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
         moved += len(done)
         if on_progress:
             on_progress(moved, moved)

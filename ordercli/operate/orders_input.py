@@ -16,8 +16,16 @@ from typing import Any
 from lambda_src.order import Order, OrderInvalid, new_order, new_order_id, now_iso, parse_order
 from ordercli.errors import UsageError
 
-CUSTOMERS = ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov",
-             "Donald Knuth", "Frances Allen", "John Doe")
+CUSTOMERS = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Frances Allen",
+    "John Doe",
+)
 PRODUCTS = ("Laptop", "Keyboard", "Monitor", "Headphones", "Book", "Mug", "Desk Lamp", "Backpack")
 FIELDS = ("orderId", "customerName", "product", "amount")
 
@@ -41,10 +49,14 @@ class Batch:
     rejected: list[Rejected]
 
 
-def from_flags(customer: str | None, product: str | None, amount: str | None,
-               order_id: str | None) -> Order:
-    missing = [f for f, v in (("--customer", customer), ("--product", product),
-                              ("--amount", amount)) if v is None]
+def from_flags(
+    customer: str | None, product: str | None, amount: str | None, order_id: str | None
+) -> Order:
+    missing = [
+        f
+        for f, v in (("--customer", customer), ("--product", product), ("--amount", amount))
+        if v is None
+    ]
     if missing:
         raise UsageError(f"missing {', '.join(missing)} (or use --file or --count)")
     try:
@@ -112,8 +124,10 @@ def _csv_rows(text: str, path: Path) -> list[tuple[int, Any]]:
     header = reader.fieldnames or []
     lacking = [f for f in ("customerName", "product", "amount") if f not in header]
     if lacking:
-        raise UsageError(f"{path}: the header lacks column(s) {', '.join(lacking)} "
-                         f"(expected {', '.join(FIELDS)}; orderId optional)")
+        raise UsageError(
+            f"{path}: the header lacks column(s) {', '.join(lacking)} "
+            f"(expected {', '.join(FIELDS)}; orderId optional)"
+        )
     rows: list[tuple[int, Any]] = []
     for row in reader:
         line = reader.line_num
@@ -133,7 +147,7 @@ def _jsonl_rows(text: str, path: Path) -> list[tuple[int, Any]]:
             continue
         try:
             rows.append((n, json.loads(line)))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             rows.append((n, Rejected(n, "row", f"not valid JSON ({exc.msg})")))
     return rows
 
@@ -141,12 +155,12 @@ def _jsonl_rows(text: str, path: Path) -> list[tuple[int, Any]]:
 def _json_rows(text: str, path: Path) -> list[tuple[int, Any]]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None  # type: ignore[attr-defined]
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
     if isinstance(data, dict) and isinstance(data.get("orders"), list):
         data = data["orders"]
     if not isinstance(data, list):
-        raise UsageError(f"{path}: expected a JSON array of orders (or {{\"orders\": [...]}})")
+        raise UsageError(f'{path}: expected a JSON array of orders (or {{"orders": [...]}})')
     # JSON has no reliable line per element; number rows as 1-based positions.
     return [(i, row) for i, row in enumerate(data, start=1)]
 

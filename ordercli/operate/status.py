@@ -31,11 +31,17 @@ def queue_depth(sqs: Any, name: str) -> dict[str, Any]:
         if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
             return {"name": name, "exists": False, "visible": None, "in_flight": None}
         raise
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return {"name": name, "exists": True, "url": url,
-            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))}
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return {
+        "name": name,
+        "exists": True,
+        "url": url,
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    }
 
 
 def count_executions(sfn: Any, arn: str, status: str) -> int:
@@ -43,7 +49,8 @@ def count_executions(sfn: Any, arn: str, status: str) -> int:
     total = 0
     try:
         for page in sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=arn, statusFilter=status, PaginationConfig={"PageSize": 1000}):
+            stateMachineArn=arn, statusFilter=status, PaginationConfig={"PageSize": 1000}
+        ):
             total += len(page["executions"])
     except Exception as exc:
         if error_code(exc) == "StateMachineDoesNotExist":
@@ -55,8 +62,9 @@ def count_executions(sfn: Any, arn: str, status: str) -> int:
 def failure_reasons(sfn: Any, arn: str, sample: int = FAILURE_SAMPLE) -> dict[str, int]:
     """Errors of the most recent failed executions (a sample: describing all would not scale)."""
     try:
-        recent = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED",
-                                     maxResults=sample)["executions"]
+        recent = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED", maxResults=sample)[
+            "executions"
+        ]
     except Exception as exc:
         if error_code(exc) == "StateMachineDoesNotExist":
             return {}
@@ -84,9 +92,15 @@ def stack_status(ctx: Any) -> dict[str, Any]:
         plan = plan_f.result()
         counts = {s.lower(): f.result() for s, f in counts_f.items()}
         by_error = errors_f.result()
-    resources = [{"kind": a.spec.kind, "name": a.spec.name,
-                  "state": {"create": "missing", "update": "drifted", "noop": "present"}[a.action],
-                  "detail": "" if a.action == "noop" else a.reason} for a in plan.actions]
+    resources = [
+        {
+            "kind": a.spec.kind,
+            "name": a.spec.name,
+            "state": {"create": "missing", "update": "drifted", "noop": "present"}[a.action],
+            "detail": "" if a.action == "noop" else a.reason,
+        }
+        for a in plan.actions
+    ]
     out: dict[str, Any] = {
         "target": ctx.target.label,
         "stack": ctx.settings.stack,
@@ -94,13 +108,18 @@ def stack_status(ctx: Any) -> dict[str, Any]:
         "resources": resources,
         "queue": q_f.result(),
         "dlq": d_f.result(),
-        "executions": {**counts, "by_error": by_error,
-                       "by_error_sample": min(FAILURE_SAMPLE, counts["failed"])},
+        "executions": {
+            **counts,
+            "by_error": by_error,
+            "by_error_sample": min(FAILURE_SAMPLE, counts["failed"]),
+        },
         "webapp": webapp_status(ctx),
     }
     if not ctx.target.is_local and not ctx.target.endpoint_url:
-        out["dashboard_url"] = (f"https://{names.region}.console.aws.amazon.com/cloudwatch/home?"
-                                f"region={names.region}#dashboards:name={names.dashboard}")
+        out["dashboard_url"] = (
+            f"https://{names.region}.console.aws.amazon.com/cloudwatch/home?"
+            f"region={names.region}#dashboards:name={names.dashboard}"
+        )
     return out
 
 
@@ -138,11 +157,15 @@ class Step:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "status": self.status,
+            "name": self.name,
+            "status": self.status,
             "started": self.started.isoformat(),
-            "duration_ms": None if self.ended is None else round(
-                (self.ended - self.started).total_seconds() * 1000, 1),
-            "error": self.error, "cause": self.cause, "logs": self.logs,
+            "duration_ms": None
+            if self.ended is None
+            else round((self.ended - self.started).total_seconds() * 1000, 1),
+            "error": self.error,
+            "cause": self.cause,
+            "logs": self.logs,
         }
 
 
@@ -163,7 +186,9 @@ def steps_from_history(events: list[dict[str, Any]]) -> list[Step]:
             if current.status == "running":
                 current.status = "succeeded"
         elif kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed") and current:
-            details = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next(
+                (v for k, v in e.items() if k.endswith("EventDetails")), {}
+            )
             current.error, current.cause = details.get("error"), details.get("cause")
             current.status = "failed"
         elif kind == "ExecutionFailed" and current is not None and current.error is None:
@@ -172,8 +197,9 @@ def steps_from_history(events: list[dict[str, Any]]) -> list[Step]:
     return steps
 
 
-def order_logs(logs: Any, names: Any, order_id: str, start: datetime,
-               end: datetime | None) -> dict[str, list[dict[str, Any]]]:
+def order_logs(
+    logs: Any, names: Any, order_id: str, start: datetime, end: datetime | None
+) -> dict[str, list[dict[str, Any]]]:
     """Each function's log lines that mention the order, by function."""
     t0 = int((start - timedelta(minutes=1)).timestamp() * 1000)
     t1 = int(((end or datetime.now(start.tzinfo)) + timedelta(minutes=1)).timestamp() * 1000)
@@ -182,11 +208,17 @@ def order_logs(logs: Any, names: Any, order_id: str, start: datetime,
         lines: list[dict[str, Any]] = []
         try:
             pages = logs.get_paginator("filter_log_events").paginate(
-                logGroupName=names.log_group(fn), startTime=t0, endTime=t1,
-                filterPattern=f'"{order_id}"')
+                logGroupName=names.log_group(fn),
+                startTime=t0,
+                endTime=t1,
+                filterPattern=f'"{order_id}"',
+            )
             for page in pages:
-                lines += [{"time": ev["timestamp"], "function": fn, "message": ev["message"].rstrip()}
-                          for ev in page["events"] if order_id in ev["message"]]
+                lines += [
+                    {"time": ev["timestamp"], "function": fn, "message": ev["message"].rstrip()}
+                    for ev in page["events"]
+                    if order_id in ev["message"]
+                ]
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
@@ -206,13 +238,16 @@ def order_status(ctx: Any, order_id: str) -> dict[str, Any]:
             raise NotFound(
                 f"No order {order_id} in stack '{ctx.settings.stack}' on {ctx.target.label}.",
                 hint="It may still be in the queue (`ordercli status` shows the depth), or "
-                "have been dead-lettered (`ordercli dlq`).") from None
+                "have been dead-lettered (`ordercli dlq`).",
+            ) from None
         raise
     events: list[dict[str, Any]] = []
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
         events += page["events"]
     steps = steps_from_history(events)
-    logs = order_logs(ctx.aws.client("logs"), ctx.names, order_id, d["startDate"], d.get("stopDate"))
+    logs = order_logs(
+        ctx.aws.client("logs"), ctx.names, order_id, d["startDate"], d.get("stopDate")
+    )
     for step in steps:
         fn = STEP_FUNCTION.get(step.name)
         if fn:

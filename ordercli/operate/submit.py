@@ -36,9 +36,13 @@ class OrderResult:
 
     def to_json(self) -> dict[str, Any]:
         lat = self.latency
-        return {"orderId": self.order_id, "status": self.status, "error": self.error,
-                "cause": self.cause,
-                "latency_ms": None if lat is None else round(lat * 1000, 1)}
+        return {
+            "orderId": self.order_id,
+            "status": self.status,
+            "error": self.error,
+            "cause": self.cause,
+            "latency_ms": None if lat is None else round(lat * 1000, 1),
+        }
 
 
 @dataclass
@@ -71,14 +75,19 @@ class SubmitReport:
             "pending": sum(by_status.get(s, 0) for s in ("QUEUED", "RUNNING")),
         }
         if lat:
-            out["latency_ms"] = {"p50": round(_pct(lat, 50) * 1000, 1),
-                                 "p95": round(_pct(lat, 95) * 1000, 1),
-                                 "max": round(lat[-1] * 1000, 1)}
+            out["latency_ms"] = {
+                "p50": round(_pct(lat, 50) * 1000, 1),
+                "p95": round(_pct(lat, 95) * 1000, 1),
+                "max": round(lat[-1] * 1000, 1),
+            }
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"orders": [r.to_json() for r in self.results], "summary": self.summary(),
-                "rejected": [r.to_json() for r in self.rejected]}
+        return {
+            "orders": [r.to_json() for r in self.results],
+            "summary": self.summary(),
+            "rejected": [r.to_json() for r in self.rejected],
+        }
 
 
 def _pct(sorted_values: Sequence[float], p: float) -> float:
@@ -134,7 +143,8 @@ def send_orders(
             try:
                 answer = sqs.send_message_batch(
                     QueueUrl=queue_url,
-                    Entries=[{"Id": str(i), "MessageBody": bodies[i]} for i in pending])
+                    Entries=[{"Id": str(i), "MessageBody": bodies[i]} for i in pending],
+                )
             except Exception as exc:  # the whole call failed: retry every entry
                 reasons = dict.fromkeys(pending, f"{type(exc).__name__}: {exc}")
                 continue
@@ -153,8 +163,11 @@ def send_orders(
         for i in pending:
             results[i].cause = reasons.get(i, "not sent")
         with lock:
-            counts[0] += sum(1 for i in range(start, min(start + BATCH, len(orders)))
-                             if results[i].status == "QUEUED")
+            counts[0] += sum(
+                1
+                for i in range(start, min(start + BATCH, len(orders)))
+                if results[i].status == "QUEUED"
+            )
             counts[1] = sum(1 for r in results if r.cause and r.status == "NOT_SENT")
             if on_progress:
                 on_progress(counts[0], len(orders))
@@ -168,7 +181,8 @@ def list_executions(sfn: Any, names: Names) -> dict[str, dict[str, Any]]:
     """Every execution of the stack's state machine, by name (= orderId)."""
     found: dict[str, dict[str, Any]] = {}
     for page in sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}):
+        stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}
+    ):
         for e in page["executions"]:
             found.setdefault(e["name"], e)
     return found
@@ -218,21 +232,37 @@ def queue_url(ctx: Any) -> str:
         return str(ctx.aws.client("sqs").get_queue_url(QueueName=ctx.names.queue)["QueueUrl"])
     except Exception as exc:
         if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise NotFound(f"Stack '{ctx.settings.stack}' has no queue {ctx.names.queue} on "
-                           f"{ctx.target.label}.", hint="Deploy it first: ordercli up"
-                           + (" --local" if ctx.target.is_local else "")) from None
+            raise NotFound(
+                f"Stack '{ctx.settings.stack}' has no queue {ctx.names.queue} on "
+                f"{ctx.target.label}.",
+                hint="Deploy it first: ordercli up" + (" --local" if ctx.target.is_local else ""),
+            ) from None
         raise
 
 
-def submit(ctx: Any, orders: Sequence[Order], *, rejected: Sequence[Any] = (), wait: bool = False,
-           timeout: float = 300.0, concurrency: int = 8, rate: float | None = None,
-           on_sent: Callable[[int, int], None] | None = None,
-           on_done: Callable[[int, int], None] | None = None) -> SubmitReport:
+def submit(
+    ctx: Any,
+    orders: Sequence[Order],
+    *,
+    rejected: Sequence[Any] = (),
+    wait: bool = False,
+    timeout: float = 300.0,
+    concurrency: int = 8,
+    rate: float | None = None,
+    on_sent: Callable[[int, int], None] | None = None,
+    on_done: Callable[[int, int], None] | None = None,
+) -> SubmitReport:
     url = queue_url(ctx)
-    results = send_orders(ctx.aws.client("sqs"), url, orders, concurrency=concurrency, rate=rate,
-                          on_progress=on_sent)
+    results = send_orders(
+        ctx.aws.client("sqs"), url, orders, concurrency=concurrency, rate=rate, on_progress=on_sent
+    )
     report = SubmitReport(results, wait, list(rejected))
     if wait:
-        wait_for(ctx.aws.client("stepfunctions"), ctx.names, results, timeout=timeout,
-                 on_progress=on_done)
+        wait_for(
+            ctx.aws.client("stepfunctions"),
+            ctx.names,
+            results,
+            timeout=timeout,
+            on_progress=on_done,
+        )
     return report

@@ -32,8 +32,13 @@ class Line:
     outcome: str  # ok | fail | info | running
 
     def to_json(self) -> dict[str, Any]:
-        return {"time": self.time, "orderId": self.order_id, "step": self.step,
-                "message": self.message, "outcome": self.outcome}
+        return {
+            "time": self.time,
+            "orderId": self.order_id,
+            "step": self.step,
+            "message": self.message,
+            "outcome": self.outcome,
+        }
 
 
 def parse_since(text: str) -> float:
@@ -43,7 +48,9 @@ def parse_since(text: str) -> float:
     return int(m.group(1)) * UNITS[m.group(2)]
 
 
-def log_line(fn: str, event: dict[str, Any], request_orders: dict[str, str] | None = None) -> Line | None:
+def log_line(
+    fn: str, event: dict[str, Any], request_orders: dict[str, str] | None = None
+) -> Line | None:
     """One log event as a tail line; Lambda's START/END/REPORT bookkeeping is skipped.
     `request_orders` maps request ids to the order a request's earlier lines named, so an
     error line without an orderId is still attributed."""
@@ -66,8 +73,13 @@ def log_line(fn: str, event: dict[str, Any], request_orders: dict[str, str] | No
         step = str(data.get("step") or fn)
         result = data.get("result") or data.get("error") or ""
         body = str(result)
-        outcome = "fail" if data.get("error") or result in ("declined",) or (
-            isinstance(result, str) and ":" in result) else "ok"
+        outcome = (
+            "fail"
+            if data.get("error")
+            or result in ("declined",)
+            or (isinstance(result, str) and ":" in result)
+            else "ok"
+        )
     elif message.startswith("[ERROR]") or "Task timed out" in message:
         outcome = "fail"
     return Line(event["timestamp"] / 1000, order_id, step, body, outcome)
@@ -93,8 +105,11 @@ class Follower:
         try:
             if self.order_id:
                 try:
-                    found = [sfn.describe_execution(
-                        executionArn=self.ctx.names.execution_arn(self.order_id))]
+                    found = [
+                        sfn.describe_execution(
+                            executionArn=self.ctx.names.execution_arn(self.order_id)
+                        )
+                    ]
                 except Exception as exc:
                     if error_code(exc) == "ExecutionDoesNotExist":
                         return []
@@ -102,7 +117,8 @@ class Follower:
             else:
                 found = []
                 for page in sfn.get_paginator("list_executions").paginate(
-                        stateMachineArn=arn, PaginationConfig={"PageSize": 1000}):
+                    stateMachineArn=arn, PaginationConfig={"PageSize": 1000}
+                ):
                     found += page["executions"]
         except Exception as exc:
             if error_code(exc) == "StateMachineDoesNotExist":
@@ -115,7 +131,9 @@ class Follower:
             previous = self.execution_state.get(name)
             self.execution_state[name] = status
             if previous is None:
-                out.append(Line(e["startDate"].timestamp(), name, "execution", "started", "running"))
+                out.append(
+                    Line(e["startDate"].timestamp(), name, "execution", "started", "running")
+                )
             if status != "RUNNING":
                 stop = e.get("stopDate")
                 t = stop.timestamp() if stop else time.time()
@@ -123,28 +141,37 @@ class Follower:
                 if status != "SUCCEEDED":
                     d = sfn.describe_execution(executionArn=e["executionArn"])
                     detail = f"{status} {d.get('error') or ''}".strip()
-                out.append(Line(t, name, "execution", detail,
-                                "ok" if status == "SUCCEEDED" else "fail"))
+                out.append(
+                    Line(t, name, "execution", detail, "ok" if status == "SUCCEEDED" else "fail")
+                )
         return out
 
     def _logs(self, fn: str) -> list[Line]:
         logs = self.ctx.aws.client("logs")
-        kwargs: dict[str, Any] = {"logGroupName": self.ctx.names.log_group(fn),
-                                  "startTime": self.log_cursor[fn]}
+        kwargs: dict[str, Any] = {
+            "logGroupName": self.ctx.names.log_group(fn),
+            "startTime": self.log_cursor[fn],
+        }
         if self.order_id:
             kwargs["filterPattern"] = f'"{self.order_id}"'
         out: list[Line] = []
         try:
             for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
                 for ev in page["events"]:
-                    key = ev.get("eventId") or f"{ev['logStreamName']}/{ev['timestamp']}/{ev['message']}"
+                    key = (
+                        ev.get("eventId")
+                        or f"{ev['logStreamName']}/{ev['timestamp']}/{ev['message']}"
+                    )
                     if key in self.seen_events:
                         continue
                     self.seen_events.add(key)
                     self.log_cursor[fn] = max(self.log_cursor[fn], ev["timestamp"])
                     line = log_line(fn, ev, self.request_orders)
-                    if line and (not self.order_id or line.order_id == self.order_id
-                                 or self.order_id in ev["message"]):
+                    if line and (
+                        not self.order_id
+                        or line.order_id == self.order_id
+                        or self.order_id in ev["message"]
+                    ):
                         out.append(line)
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
@@ -156,13 +183,21 @@ class Follower:
             self.request_orders.clear()
             self.seen_events.clear()
         with ThreadPoolExecutor(max_workers=5) as pool:
-            futures = [pool.submit(self._executions)] + [pool.submit(self._logs, f) for f in FUNCTIONS]
+            futures = [pool.submit(self._executions)] + [
+                pool.submit(self._logs, f) for f in FUNCTIONS
+            ]
             lines = [line for f in futures for line in f.result()]
         return sorted(lines, key=lambda x: x.time)
 
 
-def follow(ctx: Any, *, since: float, order_id: str | None, keep_following: bool,
-           sleep: Callable[[float], None] = time.sleep) -> Iterator[Line]:
+def follow(
+    ctx: Any,
+    *,
+    since: float,
+    order_id: str | None,
+    keep_following: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Line]:
     """Yield lines as they appear; back off while idle, never busy-loop."""
     follower = Follower(ctx, since, order_id)
     wait = MIN_WAIT

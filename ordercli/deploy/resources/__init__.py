@@ -37,4 +37,4 @@ KINDS: dict[str, ModuleType] = {
 
 
 def kind(name: str) -> ResourceKind:
-    return KINDS[name]  # type: ignore[return-value]
+    return KINDS[name]

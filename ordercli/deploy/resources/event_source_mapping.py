@@ -30,9 +30,9 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     m = current["mapping"]
     if m is None:
         return ["mapping from the queue missing"]
-    reasons = (changed("batch size", spec.props["batch_size"], m.get("BatchSize"))
-               + changed("response types", spec.props["response_types"],
-                         m.get("FunctionResponseTypes") or []))
+    reasons = changed("batch size", spec.props["batch_size"], m.get("BatchSize")) + changed(
+        "response types", spec.props["response_types"], m.get("FunctionResponseTypes") or []
+    )
     if m.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
         reasons.append(f"state {m.get('State')} -> Enabled")
     strays = [x["UUID"] for x in current["all"] if x is not m]
@@ -43,9 +43,12 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
 
 def create(aws: Any, spec: Any) -> None:
     aws.client("lambda").create_event_source_mapping(
-        EventSourceArn=spec.props["queue_arn"], FunctionName=spec.props["function"],
-        BatchSize=spec.props["batch_size"], FunctionResponseTypes=spec.props["response_types"],
-        Enabled=True)
+        EventSourceArn=spec.props["queue_arn"],
+        FunctionName=spec.props["function"],
+        BatchSize=spec.props["batch_size"],
+        FunctionResponseTypes=spec.props["response_types"],
+        Enabled=True,
+    )
 
 
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
@@ -58,8 +61,12 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         create(aws, spec)
         return
     lam.update_event_source_mapping(
-        UUID=m["UUID"], FunctionName=spec.props["function"], BatchSize=spec.props["batch_size"],
-        FunctionResponseTypes=spec.props["response_types"], Enabled=True)
+        UUID=m["UUID"],
+        FunctionName=spec.props["function"],
+        BatchSize=spec.props["batch_size"],
+        FunctionResponseTypes=spec.props["response_types"],
+        Enabled=True,
+    )
 
 
 def _delete_one(aws: Any, uuid: str) -> None:

@@ -40,15 +40,18 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
 def _role_not_ready(exc: BaseException) -> bool:
     """IAM is eventually consistent: a new role is not assumable by Lambda for a few seconds."""
     return error_code(exc) == "InvalidParameterValueException" and (
-        "assume" in error_message(exc).lower() or "role" in error_message(exc).lower())
+        "assume" in error_message(exc).lower() or "role" in error_message(exc).lower()
+    )
 
 
 def _wait(aws: Any, spec: Any, waiter: str, state: dict[str, Any]) -> None:
-    done = state.get("State", "Active") == "Active" and state.get("LastUpdateStatus", "Successful") in (
-        "Successful", None)
+    done = state.get("State", "Active") == "Active" and state.get(
+        "LastUpdateStatus", "Successful"
+    ) in ("Successful", None)
     if not done:
         aws.client("lambda").get_waiter(waiter).wait(
-            FunctionName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+            FunctionName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+        )
 
 
 def _config_args(spec: Any) -> dict[str, Any]:
@@ -66,8 +69,12 @@ def _config_args(spec: Any) -> dict[str, Any]:
 
 def create(aws: Any, spec: Any) -> None:
     lam = aws.client("lambda")
-    args = {**_config_args(spec), "Code": {"ZipFile": spec.props["zip"]}, "Tags": spec.props["tags"],
-            "Description": "Managed by ordercli"}
+    args = {
+        **_config_args(spec),
+        "Code": {"ZipFile": spec.props["zip"]},
+        "Tags": spec.props["tags"],
+        "Description": "Managed by ordercli",
+    }
     made = retry(lambda: lam.create_function(**args), when=_role_not_ready, sleep=aws.sleep)
     _wait(aws, spec, "function_active_v2", made)
 
@@ -79,9 +86,11 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         out = lam.update_function_code(FunctionName=spec.name, ZipFile=spec.props["zip"])
         _wait(aws, spec, "function_updated_v2", out)
     if _config_diff(spec, cfg):
-        out = retry(lambda: lam.update_function_configuration(**_config_args(spec)),
-                    when=lambda e: _role_not_ready(e) or error_code(e) == "ResourceConflictException",
-                    sleep=aws.sleep)
+        out = retry(
+            lambda: lam.update_function_configuration(**_config_args(spec)),
+            when=lambda e: _role_not_ready(e) or error_code(e) == "ResourceConflictException",
+            sleep=aws.sleep,
+        )
         _wait(aws, spec, "function_updated_v2", out)
     if tag_diff(spec.props["tags"], current["tags"]):
         lam.tag_resource(Resource=cfg["FunctionArn"], Tags=spec.props["tags"])

@@ -20,7 +20,8 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
 
 def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     return changed("retention days", spec.props["retention"], current["retention"]) + tag_diff(
-        spec.props["tags"], current["tags"])
+        spec.props["tags"], current["tags"]
+    )
 
 
 def create(aws: Any, spec: Any) -> None:

@@ -37,8 +37,9 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
 
 
 def create(aws: Any, spec: Any) -> None:
-    aws.client("sqs").create_queue(QueueName=spec.name, Attributes=spec.props["attributes"],
-                                   tags=spec.props["tags"])
+    aws.client("sqs").create_queue(
+        QueueName=spec.name, Attributes=spec.props["attributes"], tags=spec.props["tags"]
+    )
 
 
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:

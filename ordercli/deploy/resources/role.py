@@ -19,7 +19,8 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
         raise
     try:
         policy = iam.get_role_policy(RoleName=spec.name, PolicyName=spec.props["policy_name"])[
-            "PolicyDocument"]
+            "PolicyDocument"
+        ]
     except Exception as exc:
         if not missing(exc, "NoSuchEntity"):
             raise
@@ -55,21 +56,26 @@ def create(aws: Any, spec: Any) -> None:
 
 
 def _put_policy(iam: Any, spec: Any) -> None:
-    iam.put_role_policy(RoleName=spec.name, PolicyName=spec.props["policy_name"],
-                        PolicyDocument=json.dumps(spec.props["policy"]))
+    iam.put_role_policy(
+        RoleName=spec.name,
+        PolicyName=spec.props["policy_name"],
+        PolicyDocument=json.dumps(spec.props["policy"]),
+    )
 
 
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
     iam = aws.client("iam")
     reasons = diff(spec, current)
     if any(r.startswith("trust") for r in reasons):
-        iam.update_assume_role_policy(RoleName=spec.name,
-                                      PolicyDocument=json.dumps(spec.props["trust"]))
+        iam.update_assume_role_policy(
+            RoleName=spec.name, PolicyDocument=json.dumps(spec.props["trust"])
+        )
     if any(r.startswith("inline") for r in reasons):
         _put_policy(iam, spec)
     if any(r.startswith("tags") for r in reasons):
-        iam.tag_role(RoleName=spec.name,
-                     Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()])
+        iam.tag_role(
+            RoleName=spec.name, Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]
+        )
 
 
 def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
@@ -80,7 +86,8 @@ def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         iam.detach_role_policy(RoleName=spec.name, PolicyArn=attached["PolicyArn"])
     for profile in iam.list_instance_profiles_for_role(RoleName=spec.name)["InstanceProfiles"]:
         iam.remove_role_from_instance_profile(
-            InstanceProfileName=profile["InstanceProfileName"], RoleName=spec.name)
+            InstanceProfileName=profile["InstanceProfileName"], RoleName=spec.name
+        )
     try:
         iam.delete_role(RoleName=spec.name)
     except Exception as exc:

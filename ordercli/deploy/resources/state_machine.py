@@ -17,16 +17,20 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
         if missing(exc, "StateMachineDoesNotExist"):
             return None
         raise
-    tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(
-        resourceArn=spec.props["arn"]).get("tags", [])}
+    tags = {
+        t["key"]: t["value"]
+        for t in sfn.list_tags_for_resource(resourceArn=spec.props["arn"]).get("tags", [])
+    }
     return {"definition": got["definition"], "role_arn": got["roleArn"], "tags": tags}
 
 
 def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     same = json.loads(current["definition"]) == json.loads(spec.props["definition"])
-    return (([] if same else ["definition changed"])
-            + changed("role", spec.props["role_arn"], current["role_arn"])
-            + tag_diff(spec.props["tags"], current["tags"]))
+    return (
+        ([] if same else ["definition changed"])
+        + changed("role", spec.props["role_arn"], current["role_arn"])
+        + tag_diff(spec.props["tags"], current["tags"])
+    )
 
 
 def _role_not_ready(exc: BaseException) -> bool:
@@ -35,20 +39,35 @@ def _role_not_ready(exc: BaseException) -> bool:
 
 def create(aws: Any, spec: Any) -> None:
     sfn = aws.client("stepfunctions")
-    retry(lambda: sfn.create_state_machine(
-        name=spec.name, definition=spec.props["definition"], roleArn=spec.props["role_arn"],
-        type="STANDARD", tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()],
-    ), when=_role_not_ready, sleep=aws.sleep)
+    retry(
+        lambda: sfn.create_state_machine(
+            name=spec.name,
+            definition=spec.props["definition"],
+            roleArn=spec.props["role_arn"],
+            type="STANDARD",
+            tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()],
+        ),
+        when=_role_not_ready,
+        sleep=aws.sleep,
+    )
 
 
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
     sfn = aws.client("stepfunctions")
-    retry(lambda: sfn.update_state_machine(
-        stateMachineArn=spec.props["arn"], definition=spec.props["definition"],
-        roleArn=spec.props["role_arn"]), when=_role_not_ready, sleep=aws.sleep)
+    retry(
+        lambda: sfn.update_state_machine(
+            stateMachineArn=spec.props["arn"],
+            definition=spec.props["definition"],
+            roleArn=spec.props["role_arn"],
+        ),
+        when=_role_not_ready,
+        sleep=aws.sleep,
+    )
     if tag_diff(spec.props["tags"], current["tags"]):
-        sfn.tag_resource(resourceArn=spec.props["arn"],
-                         tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()])
+        sfn.tag_resource(
+            resourceArn=spec.props["arn"],
+            tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()],
+        )
 
 
 def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:

@@ -15,9 +15,14 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
         if missing(exc, "NotFound", "NotFoundException"):
             return None
         raise
-    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=spec.props["arn"])["Tags"]}
+    tags = {
+        t["Key"]: t["Value"]
+        for t in sns.list_tags_for_resource(ResourceArn=spec.props["arn"])["Tags"]
+    }
     emails = []
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=spec.props["arn"]):
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
+        TopicArn=spec.props["arn"]
+    ):
         emails += [s["Endpoint"] for s in page["Subscriptions"] if s["Protocol"] == "email"]
     return {"tags": tags, "emails": emails}
 
@@ -40,8 +45,10 @@ def create(aws: Any, spec: Any) -> None:
 
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
     sns = aws.client("sns")
-    sns.tag_resource(ResourceArn=spec.props["arn"],
-                     Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()])
+    sns.tag_resource(
+        ResourceArn=spec.props["arn"],
+        Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
+    )
     email = spec.props["email"]
     if email and email not in current["emails"]:
         sns.subscribe(TopicArn=spec.props["arn"], Protocol="email", Endpoint=email)
