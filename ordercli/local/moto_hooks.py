@@ -9,12 +9,21 @@ What it changes, and why (facts measured on moto 5.2.5):
   Lambda, one record per invocation, batchItemFailures ignored, no polling). We turn that
   off and let our poller consume the queue as Lambda's service does.
 - Step Functions runs executions only with `execute_state_machine` switched on.
+- Speed (see benchmarks/): moto's SQS recomputes every approximate count, scanning every
+  message with a datetime-based clock, on each send and receive, and deletes by rebuilding the
+  whole list; its Step Functions interpreter parses the definition again for each execution,
+  builds a new boto3 client for each Task state and calls Lambda back over HTTP; and it keeps
+  every thread it started in a list that is never emptied.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,15 +38,30 @@ def check_hook_points() -> None:
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
     from moto.sqs.models import Queue, sqs_backends
+    from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.utils import TMP_THREADS
 
     problems = []
     for owner, attr in (
         (LambdaFunction, "_invoke_lambda"),
         (Queue, "add_message"),
         (Queue, "messages"),
+        (Queue, "approximate_number_of_messages"),
+        (StateMachine, "_handle_name_input_idempotency"),
+        (StepFunctionBackend, "describe_execution"),
+        (AmazonStateLanguageParser, "parse"),
+        (lambda_eval_utils, "boto_client_for"),
+        (result_path, "parse"),
+        (json_path, "parse"),
     ):
         if not hasattr(owner, attr):
-            problems.append(f"{owner.__name__}.{attr}")
+            problems.append(f"{getattr(owner, '__name__', owner)}.{attr}")
+    if not isinstance(TMP_THREADS, list):
+        problems.append("moto.stepfunctions.parser.utils.TMP_THREADS")
     if "stepfunctions" not in default_user_config:
         problems.append("default_user_config['stepfunctions']")
     for backends in (lambda_backends, sqs_backends, logs_backends):
@@ -151,17 +175,238 @@ def sqs_event_source_mappings() -> Iterator[tuple[Any, Any, Any]]:
                     yield esm, fn, queue
 
 
+def _now_ms() -> float:
+    return time.time() * 1000
+
+
 def receive(queue: Any, count: int) -> list[Any]:
-    from moto.sqs.models import sqs_backends
+    """Receive up to `count` visible messages, as SQS does (receive count, visibility timeout,
+    redrive to the DLQ after maxReceiveCount receives), scanning only until `count` are found:
+    in-flight messages sit at the front, so the cost does not grow with the queue's depth."""
+    visibility = int(queue.visibility_timeout or 0)
+    redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+    max_receives = int(redrive["maxReceiveCount"]) if redrive else None
+    now = _now_ms()
+    out: list[Any] = []
+    for message in list(queue._messages):
+        if message.visible_at >= now or message.delayed_until > now:
+            continue
+        if max_receives is not None and message.approximate_receive_count >= max_receives:
+            _remove(queue, message)
+            queue.dead_letter_queue.add_message(message)
+            continue
+        message.mark_received(visibility_timeout=visibility)
+        queue.pending_messages.add(message)
+        out.append(message)
+        if len(out) >= count:
+            break
+    return out
 
-    backend = sqs_backends[queue.account_id][queue.region]
-    return backend.receive_message(queue.name, count, 0, int(queue.visibility_timeout))
+
+def _remove(queue: Any, message: Any) -> None:
+    try:
+        queue._messages.remove(message)  # by identity; near the front, so cheap
+    except ValueError:
+        pass
 
 
-def delete(queue: Any, receipt_handle: str) -> None:
-    from moto.sqs.models import sqs_backends
+def delete(queue: Any, message: Any) -> None:
+    """DeleteMessage for a message we received, without moto's rebuild of the whole list."""
+    _remove(queue, message)
+    queue.pending_messages.discard(message)
+    queue.deleted_messages.update(message.all_receipt_handles)
 
-    sqs_backends[queue.account_id][queue.region].delete_message(queue.name, receipt_handle)
+
+COUNT_TTL = 0.25  # seconds; SQS's own counts are approximate and lag too
+
+
+def _counts(queue: Any) -> tuple[int, int, int]:
+    """(visible, not visible, delayed) in one pass, at most every COUNT_TTL seconds."""
+    cached = queue.__dict__.get("_ordercli_counts")
+    now = time.monotonic()
+    if cached and now - cached[0] < COUNT_TTL:
+        return cached[1]
+    ms = _now_ms()
+    visible = not_visible = delayed = 0
+    for m in list(queue._messages):
+        is_delayed = m.delayed_until > ms
+        if m.visible_at >= ms:
+            not_visible += 1
+        elif not is_delayed:
+            visible += 1
+        delayed += is_delayed
+    result = (visible, not_visible, delayed)
+    queue.__dict__["_ordercli_counts"] = (now, result)
+    return result
+
+
+def speed_up_sqs() -> None:
+    """A plain clock instead of a datetime round trip per message, and cached counts."""
+    import moto.sqs.models as sqs_models
+
+    sqs_models.unix_time_millis = _now_ms  # type: ignore[assignment]
+    # Every send builds the queue's attribute map, converting each name with a regex.
+    sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(
+        sqs_models.camelcase_to_underscores
+    )
+    sqs_models.unix_time = time.time  # type: ignore[assignment]
+    Queue = sqs_models.Queue
+    Queue.approximate_number_of_messages = property(lambda q: _counts(q)[0])  # type: ignore[assignment]
+    Queue.approximate_number_of_messages_not_visible = property(lambda q: _counts(q)[1])  # type: ignore[assignment]
+    Queue.approximate_number_of_messages_delayed = property(lambda q: _counts(q)[2])  # type: ignore[assignment]
+
+
+class DirectLambdaClient:
+    """What the interpreter's Task states need of a Lambda client, calling the backend
+    in-process instead of a new boto3 client and an HTTP round trip per Task."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+        from moto.awslambda.models import lambda_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        account = (
+            FunctionName.split(":")[4] if FunctionName.startswith("arn:") else DEFAULT_ACCOUNT_ID
+        )
+        backend = lambda_backends[account][self.region]
+        try:
+            fn = backend.get_function(FunctionName)
+        except Exception as exc:
+            raise ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": str(exc)}}, "Invoke"
+            ) from None
+        if isinstance(Payload, bytes | bytearray):
+            event = Payload.decode()
+        elif isinstance(Payload, str):
+            event = Payload
+        else:
+            event = json.dumps({} if Payload is None else Payload)
+        out, errored, _logs = fn._invoke_lambda(event=event)
+        answer: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": io.BytesIO(str(out).encode()),
+        }
+        if errored:
+            answer["FunctionError"] = "Unhandled"
+        return answer
+
+
+def _shareable(definition: str) -> bool:
+    """Whether one evaluated program can serve every execution of a definition: its
+    components keep per-execution state in the Environment, except Map and Parallel states'
+    run records, so definitions with those are parsed afresh each time."""
+    try:
+        states = json.loads(definition).get("States", {})
+    except ValueError:
+        return False
+    return all(s.get("Type") not in ("Map", "Parallel") for s in states.values())
+
+
+def speed_up_dispatch() -> None:
+    """moto's request router lists its package directory on every request; it never changes."""
+    import moto.backends
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+
+
+def speed_up_stepfunctions() -> None:
+    """Parse each definition once; call Lambda in-process; index executions by name."""
+    index_executions()
+    cache_json_paths()
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    original_parse = asl_parser.AmazonStateLanguageParser.parse
+    parsed: dict[str, tuple[Any, Any]] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        hit = parsed.get(definition)
+        if hit is not None:
+            return hit
+        program, tree = original_parse(definition)  # raises on a syntax error, as before
+        if _shareable(definition):
+            with lock:
+                if len(parsed) > 256:
+                    parsed.clear()
+                parsed[definition] = (program, tree)
+        return program, tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+    original_client = lambda_eval_utils.boto_client_for
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service == "lambda":
+            return DirectLambdaClient(region)
+        return original_client(region=region, service=service, state_credentials=state_credentials)
+
+    lambda_eval_utils.boto_client_for = client_for
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], int]] = weakref.WeakKeyDictionary()
+_INDEX_LOCK = threading.Lock()
+
+
+def _execution_index(state_machine: Any) -> dict[str, Any]:
+    """Executions by name, kept up to date incrementally (the list only grows). Held outside
+    the state machine: moto deep-copies the machine for every execution."""
+    executions = state_machine.executions
+    with _INDEX_LOCK:
+        index, done = _INDEXES.get(state_machine, ({}, 0))
+        if done > len(executions):
+            index, done = {}, 0
+        for e in executions[done:]:
+            index.setdefault(e.name, e)
+        _INDEXES[state_machine] = (index, len(executions))
+    return index
+
+
+def index_executions() -> None:
+    """Find an execution by name in O(1), not by scanning every execution ever run: starting
+    and describing executions must not slow down as a stack's history grows."""
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+
+    def idempotency(self: Any, name: str, execution_input: str) -> Any:
+        existing = _execution_index(self).get(name)
+        if existing is None:
+            return None
+        if execution_input == existing.execution_input and existing.status == "RUNNING":
+            return existing
+        raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.execution_arn}'")
+
+    def describe_execution(self: Any, execution_arn: str) -> Any:
+        self._validate_execution_arn(execution_arn)
+        state_machine = self._get_state_machine_for_execution(execution_arn)
+        found = _execution_index(state_machine).get(execution_arn.split(":", 7)[-1])
+        if found is None or found.execution_arn != execution_arn:
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{execution_arn}'")
+        return found
+
+    sfn_models.StateMachine._handle_name_input_idempotency = idempotency  # type: ignore[method-assign]
+    sfn_models.StepFunctionBackend.describe_execution = describe_execution  # type: ignore[method-assign]
+
+
+def cache_json_paths() -> None:
+    """The interpreter builds a new JSONPath parser (a yacc table) for every path it reads;
+    parsed paths are immutable, so parse each expression once."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)
+    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)
+
+
+def prune_finished_threads() -> None:
+    """Empty the interpreter's list of every thread it ever started of the finished ones."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    TMP_THREADS[:] = [t for t in list(TMP_THREADS) if t.is_alive()]
 
 
 def sqs_record(message: Any, queue: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +15,8 @@ from ordercli.local import moto_hooks
 
 log = logging.getLogger("ordercli.poller")
 IDLE_WAIT = 0.5  # seconds; a send wakes the poller at once, this only bounds retries' latency
-MAX_BATCHES_IN_FLIGHT = 4  # per mapping, like Lambda scaling out its pollers
+MAX_BATCHES_IN_FLIGHT = 8  # per mapping, like Lambda scaling out its pollers
+PRUNE_EVERY = 5.0  # seconds between sweeps of the interpreter's finished threads
 
 
 def failed_ids(payload: str, errored: bool, records: list[dict[str, Any]]) -> set[str]:
@@ -57,8 +59,12 @@ class Poller:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
+        last_prune = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()
+            if time.monotonic() - last_prune > PRUNE_EVERY:
+                moto_hooks.prune_finished_threads()
+                last_prune = time.monotonic()
             try:
                 busy = self.poll_once()
             except Exception:  # keep polling whatever one round hit
@@ -92,7 +98,7 @@ class Poller:
             failed = failed_ids(payload, errored, records) if (reports or errored) else set()
             for m in messages:
                 if m.id not in failed:
-                    moto_hooks.delete(queue, m.receipt_handle)
+                    moto_hooks.delete(queue, m)
         except Exception:
             log.exception("delivering a batch failed; its messages return after their timeout")
         finally:

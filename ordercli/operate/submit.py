@@ -177,14 +177,22 @@ def send_orders(
     return results
 
 
-def list_executions(sfn: Any, names: Names) -> dict[str, dict[str, Any]]:
-    """Every execution of the stack's state machine, by name (= orderId)."""
+def list_executions(
+    sfn: Any, names: Names, since: float | None = None
+) -> dict[str, dict[str, Any]]:
+    """Executions of the stack's state machine by name (= orderId). Lists come newest first,
+    so with `since` (epoch seconds) paging stops at the first older one: following a run
+    costs what the run started, not the stack's whole history."""
     found: dict[str, dict[str, Any]] = {}
-    for page in sfn.get_paginator("list_executions").paginate(
+    pages = sfn.get_paginator("list_executions").paginate(
         stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}
-    ):
+    )
+    for page in pages:
         for e in page["executions"]:
             found.setdefault(e["name"], e)
+        oldest = page["executions"][-1]["startDate"].timestamp() if page["executions"] else None
+        if since is not None and oldest is not None and oldest < since:
+            break
     return found
 
 
@@ -199,11 +207,14 @@ def wait_for(
 ) -> None:
     """Follow sent orders until every one has a terminal execution or time runs out."""
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
+    sent = [r.sent_at for r in results if r.sent_at is not None]
+    since = min(sent) - 60 if sent else None  # a minute of slack for clock skew
     deadline = time.monotonic() + timeout
-    interval = 0.2
+    # Each poll lists every execution the run started: poll a large run less often.
+    interval = floor = min(2.0, 0.2 + len(waiting) / 1000)
     total = len(waiting)
     while waiting:
-        executions = list_executions(sfn, names)
+        executions = list_executions(sfn, names, since)
         for order_id, r in list(waiting.items()):
             e = executions.get(order_id)
             if e is None:
@@ -220,7 +231,7 @@ def wait_for(
         if not waiting or time.monotonic() >= deadline:
             break
         sleep(interval)
-        interval = min(interval * 1.5, 2.0)
+        interval = min(max(interval * 1.5, floor), 2.0)
 
 
 def queue_url(ctx: Any) -> str:
