@@ -29,6 +29,18 @@ def _order_id(body: str) -> str | None:
         return None
 
 
+def move_task_unsupported(exc: BaseException) -> bool:
+    """Whether the endpoint lacks SQS's message move task. Emulators do (moto in-process
+    raises NotImplementedError; its server answers an error naming the missing action)."""
+    text = str(exc).lower()
+    return (
+        isinstance(exc, NotImplementedError)
+        or error_code(exc) in MOVE_UNSUPPORTED
+        or "not been implemented" in text
+        or "not yet implemented" in text
+    )
+
+
 def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
     """Every message in the DLQ (up to `limit`), released again right after reading."""
     sqs = ctx.aws.client("sqs")
@@ -103,7 +115,7 @@ def redrive(ctx: Any, on_progress: Callable[[int, int], None] | None = None) -> 
         try:
             return _move_task(ctx, sqs, on_progress)
         except Exception as exc:
-            if error_code(exc) not in MOVE_UNSUPPORTED and "not yet implemented" not in str(exc):
+            if not move_task_unsupported(exc):
                 raise
     return _move_by_copy(sqs, dlq["url"], queue["url"], on_progress)
 

@@ -1,0 +1,137 @@
+"""The local cloud's parts without the server process: moto hook points, the poller's
+reading of batch results, the queue fast paths, and the workers' clean environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ordercli.local import moto_hooks
+from ordercli.local.poller import failed_ids
+from ordercli.local.workers import FunctionVersion, worker_environment
+
+RECORDS = [{"messageId": "a"}, {"messageId": "b"}, {"messageId": "c"}]
+
+
+def test_moto_hook_points_exist() -> None:
+    moto_hooks.check_hook_points()  # fails loudly the day moto moves one
+
+
+@pytest.mark.parametrize(
+    "payload, errored, expected",
+    [
+        ('{"batchItemFailures": []}', False, set()),
+        ('{"batchItemFailures": [{"itemIdentifier": "b"}]}', False, {"b"}),
+        ("null", False, set()),
+        ('{"errorType": "Boom"}', True, {"a", "b", "c"}),
+        ('{"batchItemFailures": [{"itemIdentifier": "zzz"}]}', False, {"a", "b", "c"}),
+        ('{"batchItemFailures": [{}]}', False, {"a", "b", "c"}),
+    ],
+)
+def test_partial_batch_failures_are_read_as_lambda_reads_them(
+    payload: str, errored: bool, expected: set[str]
+) -> None:
+    assert failed_ids(payload, errored, RECORDS) == expected
+
+
+def test_worker_environment_is_built_from_scratch() -> None:
+    fv = FunctionVersion(
+        "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "f",
+        "m.h",
+        "sha",
+        3,
+        128,
+        "us-east-1",
+        (("MY_VAR", "1"),),
+    )
+    user = {
+        "PATH": "/usr/bin",
+        "AWS_PROFILE": "prod",
+        "AWS_ACCESS_KEY_ID": "AKIAREAL",
+        "AWS_SESSION_TOKEN": "real",
+        "HOME": "/root",
+        "AWS_ENDPOINT_URL": "https://real",
+    }
+    env = worker_environment(fv, Path("/code"), "http://127.0.0.1:1", parent=user)
+    assert env["PATH"] == "/usr/bin" and env["MY_VAR"] == "1"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert "AWS_PROFILE" not in env and "HOME" not in env
+    assert "AKIAREAL" not in json.dumps(env)
+
+
+@pytest.fixture
+def fast_sqs(mocked: None) -> Any:
+    moto_hooks.speed_up_sqs()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dlq = sqs.create_queue(QueueName="d")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName="q",
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
+        },
+    )["QueueUrl"]
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    return sqs, url, dlq, backend.queues["q"]
+
+
+def test_fast_receive_batches_hides_and_redrives_like_sqs(fast_sqs: Any) -> None:
+    sqs, url, dlq, queue = fast_sqs
+    for i in range(15):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    first = moto_hooks.receive(queue, 10)
+    assert [m.body for m in first] == [f"m{i}" for i in range(10)]
+    assert [m.body for m in moto_hooks.receive(queue, 10)] == [f"m{i}" for i in range(10, 15)]
+    assert moto_hooks.receive(queue, 10) == []  # all in flight
+    for m in first[1:]:
+        moto_hooks.delete(queue, m)
+    queue._ordercli_counts = None
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "6"
+    poison = first[0]
+    poison.visible_at = 0  # its visibility timeout ran out: it comes back once more
+    assert moto_hooks.receive(queue, 1) == [poison]
+    assert poison.approximate_receive_count == 2
+    poison.visible_at = 0
+    assert moto_hooks.receive(queue, 1) == []  # past maxReceiveCount it moves to the DLQ
+    moved = sqs.receive_message(QueueUrl=dlq)["Messages"]
+    assert [m["Body"] for m in moved] == ["m0"]
+
+
+def test_counts_come_from_one_pass_and_stay_right(fast_sqs: Any) -> None:
+    sqs, url, _, queue = fast_sqs
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    queue.__dict__.pop("_ordercli_counts", None)
+    moto_hooks.receive(queue, 2)
+    queue.__dict__.pop("_ordercli_counts", None)
+    assert (
+        queue.approximate_number_of_messages,
+        queue.approximate_number_of_messages_not_visible,
+    ) == (3, 2)
+
+
+def test_direct_lambda_client_reports_a_missing_function_as_aws_does(mocked: None) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as err:
+        moto_hooks.DirectLambdaClient("us-east-1").invoke(
+            FunctionName="arn:aws:lambda:us-east-1:123456789012:function:nope", Payload=b"{}"
+        )
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_definitions_with_map_or_parallel_are_not_shared() -> None:
+    assert moto_hooks._shareable(json.dumps({"States": {"A": {"Type": "Task"}}}))
+    assert not moto_hooks._shareable(json.dumps({"States": {"A": {"Type": "Map"}}}))
+    assert not moto_hooks._shareable("not json")

@@ -1,0 +1,357 @@
+"""submit / status / tail / dlq against moto in-process, and the edge cases of order input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ordercli.deploy import stack as deploy
+from ordercli.errors import UsageError
+from ordercli.operate import dlq, orders_input, status, submit, tail
+from tests.conftest import MakeCtx
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+# -- input ----------------------------------------------------------------------------------
+def test_csv_rows_validated_with_line_numbers(tmp_path: Path) -> None:
+    p = write(
+        tmp_path, "o.csv", "customerName,product,amount\nAda,Book,12.50\nBob,Pen,abc\nCy,Mug,8\n"
+    )
+    batch = orders_input.from_file(p)
+    assert len(batch.orders) == 2
+    assert [(r.line, r.field) for r in batch.rejected] == [(3, "amount")]
+
+
+def test_csv_with_bom_and_blank_lines(tmp_path: Path) -> None:
+    p = write(tmp_path, "o.csv", b"\xef\xbb\xbfcustomerName,product,amount\r\nAda,Book,1\r\n\r\n")
+    assert [o.customer_name for o in orders_input.from_file(p).orders] == ["Ada"]
+
+
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("o.csv", "customerName,amount\nA,1\n", "lacks column"),
+        ("o.csv", "", "empty"),
+        ("o.json", '{"not": "a list"}', "expected a JSON array"),
+        ("o.json", "[1,", "not valid JSON"),
+        ("o.txt", "x", "unknown file type"),
+        ("missing.csv", None, "cannot read"),
+    ],
+)
+def test_unusable_files_are_usage_errors(
+    tmp_path: Path, name: str, text: str | None, words: str
+) -> None:
+    p = write(tmp_path, name, text) if text is not None else tmp_path / name
+    with pytest.raises(UsageError, match=words):
+        orders_input.from_file(p)
+
+
+def test_json_and_jsonl_rows(tmp_path: Path) -> None:
+    good = {"customerName": "A", "product": "B", "amount": 5}
+    p = write(tmp_path, "o.json", json.dumps({"orders": [good, {**good, "amount": True}, "x"]}))
+    batch = orders_input.from_file(p)
+    assert len(batch.orders) == 1
+    assert [(r.line, r.field) for r in batch.rejected] == [(2, "amount"), (3, "order")]
+    p = write(
+        tmp_path,
+        "o.jsonl",
+        json.dumps(good) + "\n\n{broken\n" + json.dumps({**good, "extra": 1}) + "\n",
+    )
+    batch = orders_input.from_file(p)
+    assert len(batch.orders) == 1
+    assert [(r.line, r.field) for r in batch.rejected] == [(3, "row"), (4, "extra")]
+
+
+def test_duplicate_order_ids_in_a_file_are_rejected(tmp_path: Path) -> None:
+    p = write(tmp_path, "o.csv", "orderId,customerName,product,amount\nx1,A,B,1\nx1,C,D,2\n")
+    batch = orders_input.from_file(p)
+    assert [(r.line, r.message[:9]) for r in batch.rejected] == [(3, "duplicate")]
+
+
+def test_a_hundred_thousand_rows(tmp_path: Path) -> None:
+    rows = "\n".join(f"C{i},P,{i % 9000 + 1}.25" for i in range(100_000))
+    p = write(tmp_path, "big.csv", "customerName,product,amount\n" + rows + "\n")
+    batch = orders_input.from_file(p)
+    assert len(batch.orders) == 100_000 and not batch.rejected
+    assert len({o.order_id for o in batch.orders}) == 100_000
+
+
+def test_flags_missing_or_invalid() -> None:
+    with pytest.raises(UsageError, match="--product"):
+        orders_input.from_flags("A", None, "1", None)
+    with pytest.raises(UsageError, match="amount"):
+        orders_input.from_flags("A", "B", "-5", None)
+
+
+# -- sending ---------------------------------------------------------------------------------
+def test_partial_batch_failures_are_retried_and_unsent_orders_listed() -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    orders = orders_input.generate(3)
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "send_message_batch",
+            {
+                "Successful": [{"Id": "0", "MessageId": "m0", "MD5OfMessageBody": "x"}],
+                "Failed": [
+                    {"Id": "1", "SenderFault": False, "Code": "InternalError"},
+                    {"Id": "2", "SenderFault": True, "Code": "InvalidMessageContents"},
+                ],
+            },
+        )
+        stub.add_response(
+            "send_message_batch",
+            {"Successful": [{"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}], "Failed": []},
+        )
+        results = submit.send_orders(sqs, "https://q", orders, sleep=lambda s: None)
+        stub.assert_no_pending_responses()
+    assert [r.status for r in results] == ["QUEUED", "QUEUED", "NOT_SENT"]
+    assert "InvalidMessageContents" in (results[2].cause or "")
+
+
+def test_rate_paces_sends() -> None:
+    slept: list[float] = []
+    pacer = submit.Pacer(100.0, slept.append)
+    for _ in range(5):
+        pacer.take(10)
+    # the sleep is fake, so each wait is measured from (nearly) the same instant:
+    # batch k of 10 at 100 orders/s may start 0.1 * k s after the first
+    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4], abs=0.02)
+
+
+def test_submit_and_wait_in_process(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("op")
+    deploy.up(ctx)
+    orders = orders_input.generate(12)
+    report = submit.submit(ctx, orders)
+    assert {r.status for r in report.results} == {"QUEUED"}
+    assert report.summary()["sent"] == 12
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName="op-orders")["QueueUrl"]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(got[0]["Body"])["order"]["orderId"] in {o.order_id for o in orders}
+
+
+def test_submit_to_a_missing_stack_says_so(make_ctx: MakeCtx) -> None:
+    from ordercli.errors import NotFound
+
+    with pytest.raises(NotFound, match="has no queue nostack-orders") as err:
+        submit.submit(make_ctx("nostack"), orders_input.generate(1))
+    assert err.value.hint == "Deploy it first: ordercli up"
+
+
+def test_wait_follows_executions_by_name(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("op")
+    deploy.up(ctx)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    r = submit.OrderResult("o-1", "QUEUED", sent_at=0.0)
+    sfn.start_execution(stateMachineArn=ctx.names.state_machine_arn, name="o-1", input="{}")
+    sfn.stop_execution(executionArn=ctx.names.execution_arn("o-1"), error="Boom", cause="c")
+    submit.wait_for(
+        ctx.aws.client("stepfunctions"), ctx.names, [r], timeout=5, sleep=lambda s: None
+    )
+    assert r.status == "ABORTED"
+
+
+# -- status / tail / dlq ---------------------------------------------------------------------
+def test_status_of_an_empty_stack(make_ctx: MakeCtx) -> None:
+    st = status.stack_status(make_ctx("empty"))
+    assert st["deployed"] is False
+    assert {r["state"] for r in st["resources"]} == {"missing"}
+    assert st["queue"]["exists"] is False
+    assert st["executions"]["succeeded"] == 0
+
+
+def test_status_of_a_deployed_stack_counts(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("st")
+    deploy.up(ctx)
+    submit.submit(ctx, orders_input.generate(3))
+    st = status.stack_status(ctx)
+    assert st["deployed"] and {r["state"] for r in st["resources"]} == {"present"}
+    assert st["queue"]["visible"] == 3 and st["dlq"]["visible"] == 0
+    boto3.client("lambda", region_name="us-east-1").update_function_configuration(
+        FunctionName="st-ValidateOrder", Timeout=99
+    )
+    drifted = [r for r in status.stack_status(ctx)["resources"] if r["state"] == "drifted"]
+    assert [r["name"] for r in drifted] == ["st-ValidateOrder"] and "timeout" in drifted[0][
+        "detail"
+    ]
+
+
+def test_unknown_order_is_not_found(make_ctx: MakeCtx) -> None:
+    from ordercli.errors import NotFound
+
+    ctx = make_ctx("st")
+    deploy.up(ctx)
+    with pytest.raises(NotFound) as err:
+        status.order_status(ctx, "nope")
+    assert err.value.exit_code == 1
+
+
+def test_steps_from_a_history() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        {
+            "type": "TaskStateEntered",
+            "timestamp": t,
+            "stateEnteredEventDetails": {"name": "ValidateOrder"},
+        },
+        {"type": "TaskStateExited", "timestamp": t + timedelta(milliseconds=20)},
+        {
+            "type": "TaskStateEntered",
+            "timestamp": t + timedelta(milliseconds=21),
+            "stateEnteredEventDetails": {"name": "ProcessPayment"},
+        },
+        {
+            "type": "LambdaFunctionFailed",
+            "timestamp": t + timedelta(milliseconds=30),
+            "lambdaFunctionFailedEventDetails": {"error": "PaymentDeclined", "cause": "no"},
+        },
+        {"type": "TaskStateExited", "timestamp": t + timedelta(milliseconds=31)},
+        {
+            "type": "FailStateEntered",
+            "timestamp": t + timedelta(milliseconds=40),
+            "stateEnteredEventDetails": {"name": "PaymentDeclined"},
+        },
+    ]
+    steps = [s.to_json() for s in status.steps_from_history(events)]
+    assert [(s["name"], s["status"], s["duration_ms"]) for s in steps] == [
+        ("ValidateOrder", "succeeded", 20.0),
+        ("ProcessPayment", "failed", 10.0),
+        ("PaymentDeclined", "failed", 0.0),
+    ]
+    assert steps[1]["error"] == "PaymentDeclined"
+
+
+def test_tail_with_no_executions_prints_nothing(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("tl")
+    deploy.up(ctx)
+    assert list(tail.follow(ctx, since=600, order_id=None, keep_following=False)) == []
+
+
+def test_tail_follow_backs_off_while_idle(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("tl")
+    waits: list[float] = []
+
+    def sleep(s: float) -> None:
+        waits.append(s)
+        if len(waits) >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(tail.follow(ctx, since=60, order_id=None, keep_following=True, sleep=sleep))
+    assert waits == sorted(waits) and waits[-1] > waits[0] and max(waits) <= tail.MAX_WAIT
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400)])
+def test_since(text: str, seconds: int) -> None:
+    assert tail.parse_since(text) == seconds
+
+
+def test_since_rejects_nonsense() -> None:
+    with pytest.raises(UsageError):
+        tail.parse_since("ten minutes")
+
+
+def test_log_lines_become_tail_lines() -> None:
+    line = tail.log_line(
+        "ValidateOrder",
+        {
+            "timestamp": 1000,
+            "message": '[INFO]\t2026-01-01T00:00:00.000Z\treq-1\t{"orderId": "o1", "step": "ValidateOrder", "result": "valid"}',
+        },
+    )
+    assert line is not None and (line.order_id, line.step, line.message, line.outcome) == (
+        "o1",
+        "ValidateOrder",
+        "valid",
+        "ok",
+    )
+    known = {"req-1": "o1"}
+    err = tail.log_line(
+        "ProcessPayment",
+        {
+            "timestamp": 1001,
+            "message": "[ERROR]\t2026-01-01T00:00:00Z\treq-1\tPaymentDeclined: declined",
+        },
+        known,
+    )
+    assert err is not None and err.order_id == "o1" and err.outcome == "fail"
+    assert (
+        tail.log_line("X", {"timestamp": 1, "message": "START RequestId: r Version: $LATEST"})
+        is None
+    )
+
+
+def test_dlq_list_does_not_consume_and_redrive_moves_back(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("dq")
+    deploy.up(ctx)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dlq_url = sqs.get_queue_url(QueueName="dq-orders-dlq")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=dlq_url, MessageBody=json.dumps({"order": {"orderId": "lost-1", "amount": 1}})
+    )
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="garbage")
+    listed = dlq.list_dead_letters(ctx)
+    assert sorted(str(m["orderId"]) for m in listed["messages"]) == ["None", "lost-1"]
+    assert len(dlq.list_dead_letters(ctx)["messages"]) == 2
+    moved = dlq.redrive(ctx)
+    assert moved["moved"] == 2
+    q = sqs.get_queue_url(QueueName="dq-orders")["QueueUrl"]
+    bodies = {
+        m["Body"] for m in sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10)["Messages"]
+    }
+    assert "garbage" in bodies
+    assert dlq.list_dead_letters(ctx)["messages"] == []
+
+
+def test_cli_submit_bad_amount_exits_2_and_sends_nothing(make_ctx: MakeCtx) -> None:
+    from typer.testing import CliRunner
+
+    from ordercli.cli import app
+
+    deploy.up(make_ctx("cl"))
+    result = CliRunner().invoke(
+        app, ["submit", "--stack", "cl", "--customer", "A", "--product", "B", "--amount", "-5"]
+    )
+    assert result.exit_code == 2 and "amount" in result.stderr
+    result = CliRunner().invoke(app, ["submit", "--stack", "cl", "--count", "3", "--file", "x.csv"])
+    assert result.exit_code == 2 and "exactly one" in result.stderr
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName="cl-orders")["QueueUrl"]
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
+
+
+def test_cli_submit_file_with_bad_row_sends_nothing_unless_skip_invalid(
+    make_ctx: MakeCtx, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ordercli.cli import app
+
+    deploy.up(make_ctx("cf"))
+    p = write(tmp_path, "o.csv", "customerName,product,amount\nAda,Book,12.50\nBob,Pen,abc\n")
+    result = CliRunner().invoke(app, ["submit", "--stack", "cf", "--file", str(p)])
+    assert result.exit_code == 2 and "line 3" in result.stderr
+    result = CliRunner().invoke(
+        app, ["submit", "--stack", "cf", "--file", str(p), "--skip-invalid", "--json"]
+    )
+    assert result.exit_code == 0
+    data: dict[str, Any] = json.loads(result.stdout)
+    assert data["summary"]["sent"] == 1 and data["rejected"][0]["line"] == 3
