@@ -269,7 +269,8 @@ def test_log_lines_become_tail_lines() -> None:
         "ValidateOrder",
         {
             "timestamp": 1000,
-            "message": '[INFO]\t2026-01-01T00:00:00.000Z\treq-1\t{"orderId": "o1", "step": "ValidateOrder", "result": "valid"}',
+            "message": "[INFO]\t2026-01-01T00:00:00.000Z\treq-1\t"
+            '{"orderId": "o1", "step": "ValidateOrder", "result": "valid"}',
         },
     )
     assert line is not None and (line.order_id, line.step, line.message, line.outcome) == (
