@@ -91,6 +91,11 @@ def test_up_creates_every_resource_tagged(make_ctx: MakeCtx) -> None:
     assert sorted(made["functions"]) == sorted(f"shop-{f}" for f in FUNCTIONS)
     assert len(made["queues"]) == 2 and made["machines"] == ["shop-OrderProcessingWorkflow"]
     assert len(made["mappings"]) == 1 and len(made["logs"]) == 4
+    assert made["dashboards"] == ["shop-orders"] and made["alarms"] == ["shop-orders-dlq-not-empty"]
+    alarm = _client("cloudwatch").describe_alarms(AlarmNames=["shop-orders-dlq-not-empty"])[
+        "MetricAlarms"
+    ][0]
+    assert alarm["AlarmActions"] == [result.outputs["topic_arn"]] and alarm["Threshold"] == 0
     mapping = _client("lambda").list_event_source_mappings()["EventSourceMappings"][0]
     assert mapping["BatchSize"] == 10 and mapping["FunctionResponseTypes"] == [
         "ReportBatchItemFailures"

@@ -198,4 +198,104 @@ def build_specs(settings: Settings, names: Names) -> list[Spec]:
             ),
         )
     )
+    specs += monitoring_specs(names, tags)
     return specs
+
+
+def dashboard_body(names: Names) -> str:
+    """Orders per hour, payment success rate, mean processing latency, Lambda errors, queue and
+    DLQ depth: what the original README said to watch, as one dashboard."""
+    region, sm = names.region, names.state_machine_arn
+
+    def widget(
+        title: str, metrics: list[Any], stat: str = "Sum", period: int = 300, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": 8,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "stat": stat,
+                "period": period,
+                "metrics": metrics,
+                "view": "timeSeries",
+                **extra,
+            },
+        }
+
+    widgets = [
+        widget(
+            "Orders per hour",
+            [["AWS/SQS", "NumberOfMessagesSent", "QueueName", names.queue]],
+            period=3600,
+        ),
+        widget(
+            "Payment success rate (%)",
+            [
+                [
+                    "AWS/States",
+                    "ExecutionsSucceeded",
+                    "StateMachineArn",
+                    sm,
+                    {"id": "ok", "visible": False},
+                ],
+                [
+                    "AWS/States",
+                    "ExecutionsFailed",
+                    "StateMachineArn",
+                    sm,
+                    {"id": "failed", "visible": False},
+                ],
+                [{"expression": "100 * ok / (ok + failed)", "label": "success rate", "id": "rate"}],
+            ],
+        ),
+        widget(
+            "Mean processing latency (ms)",
+            [["AWS/States", "ExecutionTime", "StateMachineArn", sm]],
+            stat="Average",
+        ),
+        widget(
+            "Lambda errors",
+            [["AWS/Lambda", "Errors", "FunctionName", names.function(f)] for f in FUNCTIONS],
+        ),
+        widget(
+            "Queue depth",
+            [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", names.queue]],
+            stat="Maximum",
+        ),
+        widget(
+            "DLQ depth",
+            [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", names.dlq]],
+            stat="Maximum",
+        ),
+    ]
+    return json.dumps({"widgets": widgets}, sort_keys=True)
+
+
+def monitoring_specs(names: Names, tags: dict[str, str]) -> list[Spec]:
+    return [
+        Spec("dashboard", names.dashboard, {"body": dashboard_body(names)}),
+        Spec(
+            "alarm",
+            names.dlq_alarm,
+            {
+                "tags": tags,
+                "alarm": {
+                    "AlarmDescription": f"Orders of stack {names.stack} are being dead-lettered",
+                    "Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName", "Value": names.dlq}],
+                    "Statistic": "Maximum",
+                    "Period": 60,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 0.0,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "notBreaching",
+                    "AlarmActions": [names.topic_arn],
+                },
+            },
+            (key("queue", names.dlq), key("topic", names.topic)),
+        ),
+    ]

@@ -7,6 +7,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from ordercli.deploy.resources import (
+    alarm,
+    dashboard,
     event_source_mapping,
     function,
     log_group,
@@ -33,6 +35,8 @@ KINDS: dict[str, ModuleType] = {
     "function": function,
     "state_machine": state_machine,
     "event_source_mapping": event_source_mapping,
+    "dashboard": dashboard,
+    "alarm": alarm,
 }
 
 
