@@ -52,6 +52,11 @@ def up(
         return result
     result.results = apply(ctx.aws, the_plan, listener)
     result.outputs = outputs(ctx, the_plan)
+    if ctx.target.is_local and ctx.settings["webapp.enabled"]:
+        from ordercli.local import webapp
+
+        result.outputs["webapp_url"] = webapp.ensure(
+            ctx.settings.stack, result.outputs["queue_url"], result.outputs["state_machine_arn"])
     return result
 
 
@@ -60,6 +65,12 @@ def teardown(
 ) -> StackResult:
     the_plan = planned or plan(ctx, teardown=True)
     result = StackResult(ctx.target.label, ctx.settings.stack, the_plan)
+    if ctx.target.is_local:
+        from ordercli.local import control, webapp
+
+        state = control.running(control.port_from_env())
+        if state is not None:
+            webapp.stop(state, ctx.settings.stack)
     result.results = apply(ctx.aws, the_plan, listener)
     return result
 

@@ -164,7 +164,7 @@ def start(port: int | None = None) -> tuple[EmulatorState, bool]:
     )
 
 
-def _terminate(pid: int, grace: float = 5.0) -> None:
+def terminate(pid: int, grace: float = 5.0) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -187,8 +187,8 @@ def stop(port: int | None = None) -> EmulatorState | None:
     if state is None:
         return None
     if state.webapp and state.webapp.get("pid"):
-        _terminate(int(state.webapp["pid"]))
-    _terminate(state.pid)
+        terminate(int(state.webapp["pid"]))
+    terminate(state.pid)
     _state_file(port).unlink(missing_ok=True)
     return state
 
