@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from ordercli.aws import Aws, Target, is_mutating
 from ordercli.config import load_settings
 from ordercli.context import Context, Options
+from ordercli.local import control
 
 REGION = "us-east-1"
 
@@ -74,3 +76,51 @@ def call_log() -> Callable[[Context], CallLog]:
         return log
 
     return attach
+
+
+# -- the real emulator process, shared by the end-to-end and browser tests ----------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One emulator for the session, started the way a user starts it, with a user's real
+    AWS settings in its environment (which must never reach the Lambda workers)."""
+    env = {
+        "ORDERCLI_HOME": str(tmp_path_factory.mktemp("home")),
+        "ORDERCLI_LOCAL_PORT": str(free_port()),
+    }
+    user_settings = {
+        "AWS_PROFILE": "users-real-profile",
+        "AWS_ACCESS_KEY_ID": "AKIAUSERREALKEY",
+        "AWS_SECRET_ACCESS_KEY": "user-secret",
+        "AWS_ENDPOINT_URL": "https://example.invalid",
+    }
+    saved = {k: os.environ.get(k) for k in [*env, *user_settings]}
+    os.environ.update({**env, **user_settings})
+    try:
+        state, started = control.start()
+        assert started
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield {**env, "endpoint": state.endpoint}
+    os.environ.update(env)
+    try:
+        control.stop()
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
+
+
+@pytest.fixture
+def local(emulator: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("ORDERCLI_HOME", emulator["ORDERCLI_HOME"])
+    monkeypatch.setenv("ORDERCLI_LOCAL_PORT", emulator["ORDERCLI_LOCAL_PORT"])
+    return emulator

@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,56 +17,10 @@ from typer.testing import CliRunner
 from lambda_src.order import payment_approved
 from ordercli.cli import app
 from ordercli.local import control
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 SEED, RATE = 7, 0.7
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """One emulator for the session, started the way a user starts it, with a user's real
-    AWS settings in its environment (which must never reach the Lambda workers)."""
-    env = {
-        "ORDERCLI_HOME": str(tmp_path_factory.mktemp("home")),
-        "ORDERCLI_LOCAL_PORT": str(free_port()),
-    }
-    user_settings = {
-        "AWS_PROFILE": "users-real-profile",
-        "AWS_ACCESS_KEY_ID": "AKIAUSERREALKEY",
-        "AWS_SECRET_ACCESS_KEY": "user-secret",
-        "AWS_ENDPOINT_URL": "https://example.invalid",
-    }
-    saved = {k: os.environ.get(k) for k in [*env, *user_settings]}
-    os.environ.update({**env, **user_settings})
-    try:
-        state, started = control.start()
-        assert started
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    yield {**env, "endpoint": state.endpoint}
-    os.environ.update(env)
-    try:
-        control.stop()
-    finally:
-        for k in env:
-            os.environ.pop(k, None)
-
-
-@pytest.fixture
-def local(emulator: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("ORDERCLI_HOME", emulator["ORDERCLI_HOME"])
-    monkeypatch.setenv("ORDERCLI_LOCAL_PORT", emulator["ORDERCLI_LOCAL_PORT"])
-    return emulator
 
 
 def cli(*args: str) -> Any:

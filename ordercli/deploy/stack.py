@@ -56,7 +56,8 @@ def up(
         from ordercli.local import webapp
 
         result.outputs["webapp_url"] = webapp.ensure(
-            ctx.settings.stack, result.outputs["queue_url"], result.outputs["state_machine_arn"])
+            ctx.settings.stack, result.outputs["queue_url"], result.outputs["state_machine_arn"]
+        )
     return result
 
 

@@ -36,13 +36,20 @@ def app_dir() -> Path:
 def environment(endpoint: str, queue_url: str, state_machine_arn: str) -> dict[str, str]:
     """Built from scratch, like the Lambda workers': the app can only reach the emulator."""
     env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
-    env.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint, "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
-        "ORDERS_QUEUE_URL": queue_url, "STATE_MACHINE_ARN": state_machine_arn,
-    })
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "ORDERS_QUEUE_URL": queue_url,
+            "STATE_MACHINE_ARN": state_machine_arn,
+        }
+    )
     return env
 
 
@@ -58,42 +65,76 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
     """Start the app for this stack unless it already serves it; its URL."""
     missing = [m for m in ("flask", "gunicorn") if importlib.util.find_spec(m) is None]
     if missing:
-        raise OrderCliError(f"The local web app needs {' and '.join(missing)}, not installed.",
-                            hint="pip install 'ordercli[web]', or skip the app with --no-web.")
+        raise OrderCliError(
+            f"The local web app needs {' and '.join(missing)}, not installed.",
+            hint="pip install 'ordercli[web]', or skip the app with --no-web.",
+        )
     state = control.running(control.port_from_env())
     if state is None:
         raise OrderCliError("The emulator is not running.", hint="ordercli local start")
     current = state.webapp or {}
-    if (current.get("stack") == stack and current.get("queue_url") == queue_url
-            and control.pid_alive(int(current.get("pid", 0) or 0)) and healthy(current["url"])):
+    if (
+        current.get("stack") == stack
+        and current.get("queue_url") == queue_url
+        and control.pid_alive(int(current.get("pid", 0) or 0))
+        and healthy(current["url"])
+    ):
         return str(current["url"])
     stop(state)
     port = web_port()
     if control.port_open(port):
-        raise OrderCliError(f"Port {port} for the local web app is in use by another program.",
-                            hint="Set ORDERCLI_WEB_PORT to a free port, or use --no-web.")
+        raise OrderCliError(
+            f"Port {port} for the local web app is in use by another program.",
+            hint="Set ORDERCLI_WEB_PORT to a free port, or use --no-web.",
+        )
     log_file = control.home() / f"webapp-{port}.log"
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--chdir", str(app_dir()), "application:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8", "--timeout", "60"],
-            env=environment(state.endpoint, queue_url, state_machine_arn), stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--chdir",
+                str(app_dir()),
+                "application:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+                "--timeout",
+                "60",
+            ],
+            env=environment(state.endpoint, queue_url, state_machine_arn),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    state.webapp = {"pid": proc.pid, "url": url, "port": port, "stack": stack,
-                    "queue_url": queue_url, "log_file": str(log_file)}
+    state.webapp = {
+        "pid": proc.pid,
+        "url": url,
+        "port": port,
+        "stack": stack,
+        "queue_url": queue_url,
+        "log_file": str(log_file),
+    }
     control.write_state(state)
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise OrderCliError(f"The local web app exited during start (code {proc.returncode}).",
-                                hint=f"See its log: {log_file}")
+            raise OrderCliError(
+                f"The local web app exited during start (code {proc.returncode}).",
+                hint=f"See its log: {log_file}",
+            )
         if healthy(url, 0.5):
             return url
         time.sleep(0.1)
-    raise OrderCliError("The local web app did not become healthy in time.",
-                        hint=f"See its log: {log_file}")
+    raise OrderCliError(
+        "The local web app did not become healthy in time.", hint=f"See its log: {log_file}"
+    )
 
 
 def stop(state: Any, stack: str | None = None) -> bool:

@@ -47,6 +47,10 @@ function renderOrder(section, view) {
   status.textContent = view.status;
   status.className = "status status-" + view.status.toLowerCase();
   document.getElementById("outcome").textContent = view.outcome;
+  if (view.order && view.order.product) {
+    document.getElementById("summary").textContent =
+      [view.order.customerName, view.order.product, view.order.amount].join(" · ");
+  }
   const list = document.getElementById("steps");
   for (const step of view.steps) {
     let item = list.querySelector('[data-step="' + CSS.escape(step.name) + '"]');
