@@ -149,6 +149,8 @@ class Aws:
         self._session: Any = None
         self._account: str | None = None
         self._hooks: list[tuple[str, Callable[..., Any]]] = []
+        # Where slow resources report progress lines (set by the renderer; None: quiet).
+        self.note: Callable[[str], None] | None = None
 
     def _make_session(self) -> Any:
         import botocore.session

@@ -153,6 +153,7 @@ def up(
         )
         plan = engine.plan(ctx)
         render.plan(plan, "Plan")
+        ctx.aws.note = render.note
         with render.progress(plan if not dry_run else type(plan)([])) as listener:
             result = engine.up(ctx, plan, dry_run=dry_run, listener=listener)
         render.stack_result(result, "up")
@@ -210,6 +211,7 @@ def _teardown(options: Options, yes: bool) -> None:
             ):
                 render.info("Nothing was deleted.")
                 raise typer.Exit(1)
+        ctx.aws.note = render.note
         with render.progress(plan) as listener:
             result = engine.teardown(ctx, plan, listener=listener)
         render.stack_result(result, "teardown")

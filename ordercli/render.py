@@ -59,6 +59,10 @@ class Renderer:
         """A human line: on stdout, or on stderr in --json mode so stdout stays JSON."""
         (self.err if self.json_mode else self.out).print(Text(message, style=style or ""))
 
+    def note(self, message: str) -> None:
+        """A progress line from a slow resource (Elastic Beanstalk's events)."""
+        self.info(f"  {message}", style="dim")
+
     def error(self, err: OrderCliError) -> None:
         if self.json_mode:
             self.emit_json(

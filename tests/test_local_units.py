@@ -65,7 +65,15 @@ def test_worker_environment_is_built_from_scratch() -> None:
 
 
 @pytest.fixture
-def fast_sqs(mocked: None) -> Any:
+def fast_sqs(mocked: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import moto.sqs.models as sqs_models
+
+    # speed_up_sqs patches moto for the whole process: note the originals so they come back
+    for name in ("unix_time_millis", "unix_time", "camelcase_to_underscores"):
+        monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
+    for name in ("approximate_number_of_messages", "approximate_number_of_messages_not_visible",
+                 "approximate_number_of_messages_delayed"):
+        monkeypatch.setattr(sqs_models.Queue, name, getattr(sqs_models.Queue, name))
     moto_hooks.speed_up_sqs()
     sqs = boto3.client("sqs", region_name="us-east-1")
     dlq = sqs.create_queue(QueueName="d")["QueueUrl"]

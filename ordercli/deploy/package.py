@@ -52,3 +52,21 @@ def function_zip(module: str) -> Bundle:
     src = lambda_source_dir()
     names = ("__init__.py", "order.py", f"{module}.py")
     return build_zip((f"lambda_src/{n}", (src / n).read_bytes()) for n in names)
+
+
+def webapp_bundle() -> Bundle:
+    """webapp/ as Elastic Beanstalk runs it, plus the shared order model and history reader."""
+    import webapp
+
+    app = Path(webapp.__file__).resolve().parent
+    files = [
+        (p.relative_to(app).as_posix(), p.read_bytes())
+        for p in sorted(app.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py"
+    ]
+    src = lambda_source_dir()
+    files += [
+        (f"lambda_src/{n}", (src / n).read_bytes())
+        for n in ("__init__.py", "order.py", "history.py")
+    ]
+    return build_zip(files)

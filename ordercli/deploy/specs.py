@@ -77,8 +77,9 @@ def _function_env(settings: Settings, names: Names, logical: str) -> dict[str, s
     return {}
 
 
-def build_specs(settings: Settings, names: Names) -> list[Spec]:
-    """Every resource of the stack, in an order where each spec follows its dependencies."""
+def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> list[Spec]:
+    """Every resource of the stack, in an order where each spec follows its dependencies.
+    `webapp`: include the Elastic Beanstalk web app (the aws target)."""
     tags = {TAG_KEY: names.stack}
     specs: list[Spec] = [
         Spec(
@@ -199,7 +200,126 @@ def build_specs(settings: Settings, names: Names) -> list[Spec]:
         )
     )
     specs += monitoring_specs(names, tags)
+    if webapp:
+        specs += webapp_specs(settings, names, tags)
     return specs
+
+
+EB_WEB_TIER = "arn:{p}:iam::aws:policy/AWSElasticBeanstalkWebTier"
+EB_SERVICE = (
+    "arn:{p}:iam::aws:policy/service-role/AWSElasticBeanstalkEnhancedHealth",
+    "arn:{p}:iam::aws:policy/AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy",
+)
+
+
+def queue_url(names: Names) -> str:
+    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{names.queue}"
+
+
+def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list[Spec]:
+    """Instance role and profile, service role, application with a content-addressed version,
+    and the environment. Every name is known in advance, so the environment (the slow part)
+    needs only these, not the rest of the stack, and is built alongside it."""
+    from ordercli.deploy.package import webapp_bundle
+
+    bundle = webapp_bundle()
+    label = f"ordercli-{bundle.sha256_hex[:16]}"
+    p = names.partition
+    execution_prefix = names.state_machine_arn.replace(":stateMachine:", ":execution:")
+    instance_role, service_role = names.webapp_instance_role, names.webapp_service_role
+    app = names.webapp_application
+    env_vars = {
+        "ORDERS_QUEUE_URL": queue_url(names),
+        "STATE_MACHINE_ARN": names.state_machine_arn,
+        "AWS_REGION": names.region,
+    }
+    options = [
+        {
+            "Namespace": "aws:autoscaling:launchconfiguration",
+            "OptionName": "IamInstanceProfile",
+            "Value": instance_role,
+        },
+        {
+            "Namespace": "aws:ec2:instances",
+            "OptionName": "InstanceTypes",
+            "Value": settings["webapp.instance_type"],
+        },
+        {
+            "Namespace": "aws:elasticbeanstalk:environment",
+            "OptionName": "EnvironmentType",
+            "Value": "SingleInstance",
+        },
+        {
+            "Namespace": "aws:elasticbeanstalk:environment",
+            "OptionName": "ServiceRole",
+            "Value": service_role,
+        },
+        {
+            "Namespace": "aws:elasticbeanstalk:healthreporting:system",
+            "OptionName": "SystemType",
+            "Value": "enhanced",
+        },
+        *(
+            {
+                "Namespace": "aws:elasticbeanstalk:application:environment",
+                "OptionName": k,
+                "Value": v,
+            }
+            for k, v in env_vars.items()
+        ),
+    ]
+    return [
+        Spec(
+            "role",
+            instance_role,
+            {
+                "trust": policies.trust("ec2"),
+                "policy_name": "least-privilege",
+                "policy": policies.document(
+                    policies.render(
+                        "webapp", QueueArn=names.queue_arn(), ExecutionArnPrefix=execution_prefix
+                    )
+                ),
+                "managed_policies": [EB_WEB_TIER.format(p=p)],
+                "tags": tags,
+            },
+        ),
+        Spec(
+            "instance_profile",
+            instance_role,
+            {"role": instance_role, "tags": tags},
+            (key("role", instance_role),),
+        ),
+        Spec(
+            "role",
+            service_role,
+            {
+                "trust": policies.trust("elasticbeanstalk"),
+                "policy_name": "least-privilege",
+                "policy": None,
+                "managed_policies": [a.format(p=p) for a in EB_SERVICE],
+                "tags": tags,
+            },
+        ),
+        Spec("eb_application", app, {"version_label": label, "bundle": bundle.data, "tags": tags}),
+        Spec(
+            "eb_environment",
+            names.webapp_environment,
+            {
+                "application": app,
+                "version_label": label,
+                "options": options,
+                "solution_stack": settings["webapp.solution_stack"],
+                "timeout": settings["webapp.timeout"],
+                "tags": tags,
+            },
+            (
+                key("eb_application", app),
+                key("instance_profile", instance_role),
+                key("role", service_role),
+            ),
+        ),
+    ]
 
 
 def dashboard_body(names: Names) -> str:

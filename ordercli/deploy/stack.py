@@ -30,13 +30,22 @@ class StackResult:
         }
 
 
-def desired(ctx: Context) -> list[Spec]:
-    return build_specs(ctx.settings, ctx.names)
+def desired(ctx: Context, *, teardown: bool = False) -> list[Spec]:
+    """The stack's specs. On AWS the web app is part of it (teardown always removes it);
+    on the local target the app is a local process instead."""
+    on_aws = not ctx.target.is_local
+    return build_specs(
+        ctx.settings,
+        ctx.names,
+        webapp=on_aws and (teardown or bool(ctx.settings["webapp.enabled"])),
+    )
 
 
 def plan(ctx: Context, *, teardown: bool = False) -> Plan:
     """Read what exists and decide; changes nothing."""
-    return (plan_teardown if teardown else plan_up)(ctx.aws, desired(ctx))
+    if teardown:
+        return plan_teardown(ctx.aws, desired(ctx, teardown=True))
+    return plan_up(ctx.aws, desired(ctx))
 
 
 def up(

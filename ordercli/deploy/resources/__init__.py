@@ -9,8 +9,11 @@ from typing import Any, Protocol
 from ordercli.deploy.resources import (
     alarm,
     dashboard,
+    eb_application,
+    eb_environment,
     event_source_mapping,
     function,
+    instance_profile,
     log_group,
     queue,
     role,
@@ -37,6 +40,9 @@ KINDS: dict[str, ModuleType] = {
     "event_source_mapping": event_source_mapping,
     "dashboard": dashboard,
     "alarm": alarm,
+    "instance_profile": instance_profile,
+    "eb_application": eb_application,
+    "eb_environment": eb_environment,
 }
 
 

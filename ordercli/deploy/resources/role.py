@@ -17,18 +17,26 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
         if missing(exc, "NoSuchEntity"):
             return None
         raise
-    try:
-        policy = iam.get_role_policy(RoleName=spec.name, PolicyName=spec.props["policy_name"])[
-            "PolicyDocument"
-        ]
-    except Exception as exc:
-        if not missing(exc, "NoSuchEntity"):
-            raise
-        policy = None
+    policy = None
+    if spec.props.get("policy") is not None:
+        try:
+            policy = iam.get_role_policy(RoleName=spec.name, PolicyName=spec.props["policy_name"])[
+                "PolicyDocument"
+            ]
+        except Exception as exc:
+            if not missing(exc, "NoSuchEntity"):
+                raise
+    attached = None
+    if spec.props.get("managed_policies"):
+        attached = sorted(
+            p["PolicyArn"]
+            for p in iam.list_attached_role_policies(RoleName=spec.name)["AttachedPolicies"]
+        )
     return {
         "arn": role["Arn"],
         "trust": role.get("AssumeRolePolicyDocument"),
         "policy": policy,
+        "attached": attached,
         "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
     }
 
@@ -37,10 +45,14 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     reasons = []
     if current["trust"] is None or canonical(current["trust"]) != canonical(spec.props["trust"]):
         reasons.append("trust policy differs")
-    if current["policy"] is None:
-        reasons.append(f"inline policy {spec.props['policy_name']} missing")
-    elif canonical(current["policy"]) != canonical(spec.props["policy"]):
-        reasons.append(f"inline policy {spec.props['policy_name']} differs")
+    if spec.props.get("policy") is not None:
+        if current["policy"] is None:
+            reasons.append(f"inline policy {spec.props['policy_name']} missing")
+        elif canonical(current["policy"]) != canonical(spec.props["policy"]):
+            reasons.append(f"inline policy {spec.props['policy_name']} differs")
+    managed = sorted(spec.props.get("managed_policies") or [])
+    if managed and current.get("attached") != managed:
+        reasons.append("managed policies differ")
     return reasons + tag_diff(spec.props["tags"], current["tags"])
 
 
@@ -53,9 +65,13 @@ def create(aws: Any, spec: Any) -> None:
         Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
     )
     _put_policy(iam, spec)
+    for arn in spec.props.get("managed_policies") or []:
+        iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
 
 
 def _put_policy(iam: Any, spec: Any) -> None:
+    if spec.props.get("policy") is None:
+        return
     iam.put_role_policy(
         RoleName=spec.name,
         PolicyName=spec.props["policy_name"],
@@ -72,6 +88,13 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         )
     if any(r.startswith("inline") for r in reasons):
         _put_policy(iam, spec)
+    if any(r.startswith("managed") for r in reasons):
+        want = set(spec.props.get("managed_policies") or [])
+        have = set(current.get("attached") or [])
+        for arn in sorted(want - have):
+            iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
+        for arn in sorted(have - want):
+            iam.detach_role_policy(RoleName=spec.name, PolicyArn=arn)
     if any(r.startswith("tags") for r in reasons):
         iam.tag_role(
             RoleName=spec.name, Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]

@@ -1,0 +1,62 @@
+"""The Elastic Beanstalk application and its versions. A version's label is its bundle's
+content hash, so an unchanged app creates no new version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+    eb = aws.client("elasticbeanstalk")
+    apps = eb.describe_applications(ApplicationNames=[spec.name])["Applications"]
+    if not apps:
+        return None
+    versions = eb.describe_application_versions(
+        ApplicationName=spec.name, VersionLabels=[spec.props["version_label"]]
+    )["ApplicationVersions"]
+    return {"has_version": bool(versions)}
+
+
+def diff(spec: Any, current: dict[str, Any]) -> list[str]:
+    return [] if current["has_version"] else [f"new version {spec.props['version_label']}"]
+
+
+def _bucket(aws: Any) -> str:
+    return str(aws.client("elasticbeanstalk").create_storage_location()["S3Bucket"])
+
+
+def _upload_version(aws: Any, spec: Any) -> None:
+    bucket = _bucket(aws)
+    key = f"{spec.name}/{spec.props['version_label']}.zip"
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=spec.props["bundle"])
+    aws.client("elasticbeanstalk").create_application_version(
+        ApplicationName=spec.name,
+        VersionLabel=spec.props["version_label"],
+        Description="Built by ordercli",
+        SourceBundle={"S3Bucket": bucket, "S3Key": key},
+        Process=True,
+    )
+
+
+def create(aws: Any, spec: Any) -> None:
+    tags = [{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]
+    aws.client("elasticbeanstalk").create_application(
+        ApplicationName=spec.name, Description="ordercli web app", Tags=tags
+    )
+    _upload_version(aws, spec)
+
+
+def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+    _upload_version(aws, spec)
+
+
+def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+    """The application with every version, and the bundles ordercli uploaded."""
+    aws.client("elasticbeanstalk").delete_application(
+        ApplicationName=spec.name, TerminateEnvByForce=True
+    )
+    bucket = _bucket(aws)
+    s3 = aws.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{spec.name}/").get("Contents", [])
+    if listed:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
