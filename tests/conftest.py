@@ -47,6 +47,9 @@ def make_ctx(mocked: None) -> MakeCtx:
     """A Context on the aws target inside moto, with retries that never really sleep."""
 
     def make(stack: str = "t", **overrides: Any) -> Context:
+        # moto lacks most of Elastic Beanstalk: the web app's deployment is pinned with the
+        # Stubber in test_elasticbeanstalk.py, and left out here unless a test asks for it.
+        overrides.setdefault("webapp.enabled", False)
         settings = load_settings({"stack": stack}, environ={}, overrides=overrides or None)
         target = Target("aws", REGION)
         return Context(settings, Options(stack=stack), target, Aws(target, sleep=lambda s: None))

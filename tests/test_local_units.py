@@ -71,8 +71,11 @@ def fast_sqs(mocked: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     # speed_up_sqs patches moto for the whole process: note the originals so they come back
     for name in ("unix_time_millis", "unix_time", "camelcase_to_underscores"):
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
-    for name in ("approximate_number_of_messages", "approximate_number_of_messages_not_visible",
-                 "approximate_number_of_messages_delayed"):
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_not_visible",
+        "approximate_number_of_messages_delayed",
+    ):
         monkeypatch.setattr(sqs_models.Queue, name, getattr(sqs_models.Queue, name))
     moto_hooks.speed_up_sqs()
     sqs = boto3.client("sqs", region_name="us-east-1")
