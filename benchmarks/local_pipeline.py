@@ -1,0 +1,109 @@
+"""The local target's figures, each against its bar from the local-cloud issue:
+emulator start to ready (<= 1 s), `up --local` from nothing (<= 3 s), a warm Lambda invocation
+through the emulator (<= 5 ms), end-to-end throughput of 500 orders (>= 100 orders/s), enqueue
+throughput into a 20,000-message queue (within 20% of an empty one), emulator memory after
+5,000 orders (within 20% of after 500).
+
+usage: python benchmarks/local_pipeline.py [--quick]   (--quick skips the 5,000-order run)"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import boto3
+from _common import ORDERCLI, local_emulator, row
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def orders(env: dict[str, str], n: int) -> float:
+    """Wall seconds for `submit --count n --wait` (send to every order terminal)."""
+    t0 = time.perf_counter()
+    out = subprocess.run([ORDERCLI, "submit", "--local", "--stack", "bench", "--count", str(n),
+                          "--wait", "--timeout", "600", "--json"], env=env, check=True,
+                         capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    summary = json.loads(out.stdout)["summary"]
+    assert summary["pending"] == 0 and summary["not_sent"] == 0, summary
+    return wall
+
+
+def enqueue_rate(sqs: object, url: str, n: int = 2000) -> float:
+    body = json.dumps({"order": {"orderId": "x", "amount": 1}})
+    t0 = time.perf_counter()
+    for i in range(0, n, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[  # type: ignore[attr-defined]
+            {"Id": str(j), "MessageBody": body} for j in range(10)])
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    with local_emulator() as env:
+        os.environ.update({k: env[k] for k in ("ORDERCLI_HOME", "ORDERCLI_LOCAL_PORT")})
+        from ordercli.local import control
+
+        t0 = time.perf_counter()
+        state, _ = control.start()
+        row("emulator start to ready (bar: <= 1 s)", f"{time.perf_counter() - t0:.2f} s")
+        t0 = time.perf_counter()
+        subprocess.run([ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        row("up --local from nothing, emulator running (bar: <= 3 s)",
+            f"{time.perf_counter() - t0:.2f} s")
+
+        kw = {"endpoint_url": state.endpoint, "region_name": "us-east-1",
+              "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        lam = boto3.client("lambda", **kw)
+        payload = json.dumps({"order": {"orderId": "warm-1", "amount": 5}})
+        for _ in range(5):
+            lam.invoke(FunctionName="bench-ValidateOrder", Payload=payload)
+        times = []
+        for _ in range(100):
+            t0 = time.perf_counter()
+            lam.invoke(FunctionName="bench-ValidateOrder", Payload=payload)
+            times.append(time.perf_counter() - t0)
+        row("warm Lambda invocation round trip, median of 100 (bar: <= 5 ms)",
+            f"{statistics.median(times) * 1000:.1f} ms")
+
+        orders(env, 50)  # warm the workers
+        wall = orders(env, 500)
+        row("500 orders end to end (bar: >= 100 orders/s)", f"{500 / wall:.0f} orders/s")
+        rss_500 = rss_mb(state.pid)
+
+        sqs = boto3.client("sqs", **kw)
+        url = sqs.create_queue(QueueName="bench-deep")["QueueUrl"]  # no consumer
+        empty = enqueue_rate(sqs, url)
+        while int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) < 20_000:
+            enqueue_rate(sqs, url, 5000)
+            time.sleep(0.3)
+        deep = enqueue_rate(sqs, url)
+        row("enqueue into an empty queue", f"{empty:.0f} msg/s")
+        row("enqueue into a 20,000-message queue (bar: within 20%)",
+            f"{deep:.0f} msg/s ({deep / empty:.0%} of empty)")
+        sqs.delete_queue(QueueUrl=url)
+
+        if not args.quick:
+            orders(env, 4500)
+            rss_5000 = rss_mb(state.pid)
+            row("emulator RSS after 500 orders", f"{rss_500:.0f} MB")
+            row("emulator RSS after 5,000 orders (bar: within 20%)",
+                f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})")
+
+
+if __name__ == "__main__":
+    main()
