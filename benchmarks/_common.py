@@ -36,8 +36,14 @@ def median_of(n: int, cmd: Sequence[str], env: dict[str, str] | None = None) -> 
 
 def fake_aws_env(endpoint: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORDERCLI_"))}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     return env
@@ -57,8 +63,11 @@ def wait_port(port: int, timeout: float = 20) -> None:
 def moto_server() -> Iterator[str]:
     """A plain moto server (the aws target pointed at an endpoint)."""
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "moto_server"), "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -71,13 +80,22 @@ def moto_server() -> Iterator[str]:
 def local_emulator(web: bool = False) -> Iterator[dict[str, str]]:
     """A fresh ordercli emulator on free ports with its own state dir; stopped afterwards."""
     env = fake_aws_env()
-    env.update({"ORDERCLI_HOME": tempfile.mkdtemp(prefix="ordercli-bench-"),
-                "ORDERCLI_LOCAL_PORT": str(free_port()), "ORDERCLI_WEB_PORT": str(free_port())})
+    env.update(
+        {
+            "ORDERCLI_HOME": tempfile.mkdtemp(prefix="ordercli-bench-"),
+            "ORDERCLI_LOCAL_PORT": str(free_port()),
+            "ORDERCLI_WEB_PORT": str(free_port()),
+        }
+    )
     try:
         yield env
     finally:
-        subprocess.run([ORDERCLI, "local", "stop"], env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [ORDERCLI, "local", "stop"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def row(label: str, value: str) -> None:

@@ -30,9 +30,25 @@ def rss_mb(pid: int) -> float:
 def orders(env: dict[str, str], n: int) -> float:
     """Wall seconds for `submit --count n --wait` (send to every order terminal)."""
     t0 = time.perf_counter()
-    out = subprocess.run([ORDERCLI, "submit", "--local", "--stack", "bench", "--count", str(n),
-                          "--wait", "--timeout", "600", "--json"], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            ORDERCLI,
+            "submit",
+            "--local",
+            "--stack",
+            "bench",
+            "--count",
+            str(n),
+            "--wait",
+            "--timeout",
+            "600",
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     summary = json.loads(out.stdout)["summary"]
     assert summary["pending"] == 0 and summary["not_sent"] == 0, summary
@@ -43,8 +59,12 @@ def enqueue_rate(sqs: object, url: str, n: int = 2000) -> float:
     body = json.dumps({"order": {"orderId": "x", "amount": 1}})
     t0 = time.perf_counter()
     for i in range(0, n, 10):
-        sqs.send_message_batch(QueueUrl=url, Entries=[  # type: ignore[attr-defined]
-            {"Id": str(j), "MessageBody": body} for j in range(10)])
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[  # type: ignore[attr-defined]
+                {"Id": str(j), "MessageBody": body} for j in range(10)
+            ],
+        )
     return n / (time.perf_counter() - t0)
 
 
@@ -60,13 +80,23 @@ def main() -> None:
         state, _ = control.start()
         row("emulator start to ready (bar: <= 1 s)", f"{time.perf_counter() - t0:.2f} s")
         t0 = time.perf_counter()
-        subprocess.run([ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
-        row("up --local from nothing, emulator running (bar: <= 3 s)",
-            f"{time.perf_counter() - t0:.2f} s")
+        subprocess.run(
+            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        row(
+            "up --local from nothing, emulator running (bar: <= 3 s)",
+            f"{time.perf_counter() - t0:.2f} s",
+        )
 
-        kw = {"endpoint_url": state.endpoint, "region_name": "us-east-1",
-              "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        kw = {
+            "endpoint_url": state.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
         lam = boto3.client("lambda", **kw)
         payload = json.dumps({"order": {"orderId": "warm-1", "amount": 5}})
         for _ in range(5):
@@ -76,8 +106,10 @@ def main() -> None:
             t0 = time.perf_counter()
             lam.invoke(FunctionName="bench-ValidateOrder", Payload=payload)
             times.append(time.perf_counter() - t0)
-        row("warm Lambda invocation round trip, median of 100 (bar: <= 5 ms)",
-            f"{statistics.median(times) * 1000:.1f} ms")
+        row(
+            "warm Lambda invocation round trip, median of 100 (bar: <= 5 ms)",
+            f"{statistics.median(times) * 1000:.1f} ms",
+        )
 
         orders(env, 50)  # warm the workers
         wall = orders(env, 500)
@@ -87,22 +119,32 @@ def main() -> None:
         sqs = boto3.client("sqs", **kw)
         url = sqs.create_queue(QueueName="bench-deep")["QueueUrl"]  # no consumer
         empty = enqueue_rate(sqs, url)
-        while int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) < 20_000:
+        while (
+            int(
+                sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
+            < 20_000
+        ):
             enqueue_rate(sqs, url, 5000)
             time.sleep(0.3)
         deep = enqueue_rate(sqs, url)
         row("enqueue into an empty queue", f"{empty:.0f} msg/s")
-        row("enqueue into a 20,000-message queue (bar: within 20%)",
-            f"{deep:.0f} msg/s ({deep / empty:.0%} of empty)")
+        row(
+            "enqueue into a 20,000-message queue (bar: within 20%)",
+            f"{deep:.0f} msg/s ({deep / empty:.0%} of empty)",
+        )
         sqs.delete_queue(QueueUrl=url)
 
         if not args.quick:
             orders(env, 4500)
             rss_5000 = rss_mb(state.pid)
             row("emulator RSS after 500 orders", f"{rss_500:.0f} MB")
-            row("emulator RSS after 5,000 orders (bar: within 20%)",
-                f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})")
+            row(
+                "emulator RSS after 5,000 orders (bar: within 20%)",
+                f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})",
+            )
 
 
 if __name__ == "__main__":

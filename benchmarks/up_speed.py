@@ -20,46 +20,114 @@ from ordercli.deploy.package import function_zip
 from ordercli.deploy.specs import workflow_definition
 from ordercli.names import Names
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-    "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}, "Action": "sts:AssumeRole"}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 
 
 def original_steps(aws: str, endpoint: str) -> float:
     """The original README's manual install, one `aws` command per step."""
     work = Path(tempfile.mkdtemp())
     names = Names("orig", "us-east-1", "123456789012")
-    modules = {"ValidateOrder": "validate_order", "ProcessPayment": "process_payment",
-               "SendNotification": "send_notification"}
+    modules = {
+        "ValidateOrder": "validate_order",
+        "ProcessPayment": "process_payment",
+        "SendNotification": "send_notification",
+    }
     env = fake_aws_env(endpoint)
     role_arn = "arn:aws:iam::123456789012:role/OrderProcessingRole"
-    steps = [[aws, "sqs", "create-queue", "--queue-name", "OrderQueue"],
-             [aws, "iam", "create-role", "--role-name", "OrderProcessingRole",
-              "--assume-role-policy-document", TRUST]]
+    steps = [
+        [aws, "sqs", "create-queue", "--queue-name", "OrderQueue"],
+        [
+            aws,
+            "iam",
+            "create-role",
+            "--role-name",
+            "OrderProcessingRole",
+            "--assume-role-policy-document",
+            TRUST,
+        ],
+    ]
     for fn, module in modules.items():
         zip_path = work / f"{fn}.zip"
         zip_path.write_bytes(function_zip(module).data)
-        steps.append([aws, "lambda", "create-function", "--function-name", f"orig-{fn}",
-                      "--runtime", "python3.12", "--role", role_arn,
-                      "--handler", f"lambda_src.{module}.handler", "--zip-file", f"fileb://{zip_path}"])
+        steps.append(
+            [
+                aws,
+                "lambda",
+                "create-function",
+                "--function-name",
+                f"orig-{fn}",
+                "--runtime",
+                "python3.12",
+                "--role",
+                role_arn,
+                "--handler",
+                f"lambda_src.{module}.handler",
+                "--zip-file",
+                f"fileb://{zip_path}",
+            ]
+        )
     definition = workflow_definition(names)
-    steps.append([aws, "stepfunctions", "create-state-machine", "--name",
-                  "orig-OrderProcessingWorkflow", "--definition", definition, "--role-arn", role_arn])
+    steps.append(
+        [
+            aws,
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "orig-OrderProcessingWorkflow",
+            "--definition",
+            definition,
+            "--role-arn",
+            role_arn,
+        ]
+    )
     for policy in ("AWSLambdaRole", "AmazonSQSFullAccess"):
-        steps.append([aws, "iam", "put-role-policy", "--role-name", "OrderProcessingRole",
-                      "--policy-name", policy, "--policy-document", json.dumps({
-                          "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                          "Action": "sqs:SendMessage", "Resource": "*"}]})])
+        steps.append(
+            [
+                aws,
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                "OrderProcessingRole",
+                "--policy-name",
+                policy,
+                "--policy-document",
+                json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+                        ],
+                    }
+                ),
+            ]
+        )
     t0 = time.perf_counter()
     for cmd in steps:  # awscli v1 ignores AWS_ENDPOINT_URL for some services: say it
-        subprocess.run([*cmd, "--endpoint-url", endpoint], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*cmd, "--endpoint-url", endpoint], env=env, check=True, stdout=subprocess.DEVNULL
+        )
     return time.perf_counter() - t0
 
 
 def timed_up(endpoint: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([ORDERCLI, "up", "--stack", "bench", "--no-web", "--json"],
-                   env=fake_aws_env(endpoint), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [ORDERCLI, "up", "--stack", "bench", "--no-web", "--json"],
+        env=fake_aws_env(endpoint),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 

@@ -32,12 +32,49 @@ from ordercli.local.workers import FunctionVersion, WorkerPool
 TESTED_MOTO = ">=5.2.5,<5.3"
 
 
-def check_hook_points() -> None:
-    """Raise if any moto internal we rely on has moved."""
+def _missing(pairs: tuple[tuple[Any, str], ...]) -> list[str]:
+    return [
+        f"{getattr(owner, '__name__', owner)}.{attr}"
+        for owner, attr in pairs
+        if not hasattr(owner, attr)
+    ]
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise RuntimeError(
+            "moto internals moved (ordercli's local target was tested with moto "
+            f"{TESTED_MOTO}): {', '.join(problems)}"
+        )
+
+
+def check_core_hook_points() -> None:
+    """Raise if a moto internal the server needs at start (Lambda, SQS, Logs) has moved."""
+    import moto.backends
     from moto.awslambda.models import LambdaFunction, lambda_backends
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
     from moto.sqs.models import Queue, sqs_backends
+
+    problems = _missing(
+        (
+            (LambdaFunction, "_invoke_lambda"),
+            (Queue, "add_message"),
+            (Queue, "messages"),
+            (Queue, "approximate_number_of_messages"),
+            (moto.backends, "list_of_moto_modules"),
+        )
+    )
+    if "stepfunctions" not in default_user_config:
+        problems.append("default_user_config['stepfunctions']")
+    for backends in (lambda_backends, sqs_backends, logs_backends):
+        if not hasattr(backends, "__getitem__"):
+            problems.append(f"{backends!r} is not indexable by account")
+    _raise_if(problems)
+
+
+def check_stepfunctions_hook_points() -> None:
+    """Raise if a Step Functions interpreter internal we speed up has moved."""
     from moto.stepfunctions.models import StateMachine, StepFunctionBackend
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -45,33 +82,25 @@ def check_hook_points() -> None:
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
-    problems = []
-    for owner, attr in (
-        (LambdaFunction, "_invoke_lambda"),
-        (Queue, "add_message"),
-        (Queue, "messages"),
-        (Queue, "approximate_number_of_messages"),
-        (StateMachine, "_handle_name_input_idempotency"),
-        (StepFunctionBackend, "describe_execution"),
-        (AmazonStateLanguageParser, "parse"),
-        (lambda_eval_utils, "boto_client_for"),
-        (result_path, "parse"),
-        (json_path, "parse"),
-    ):
-        if not hasattr(owner, attr):
-            problems.append(f"{getattr(owner, '__name__', owner)}.{attr}")
+    problems = _missing(
+        (
+            (StateMachine, "_handle_name_input_idempotency"),
+            (StepFunctionBackend, "describe_execution"),
+            (AmazonStateLanguageParser, "parse"),
+            (lambda_eval_utils, "boto_client_for"),
+            (result_path, "parse"),
+            (json_path, "parse"),
+        )
+    )
     if not isinstance(TMP_THREADS, list):
         problems.append("moto.stepfunctions.parser.utils.TMP_THREADS")
-    if "stepfunctions" not in default_user_config:
-        problems.append("default_user_config['stepfunctions']")
-    for backends in (lambda_backends, sqs_backends, logs_backends):
-        if not hasattr(backends, "__getitem__"):
-            problems.append(f"{backends!r} is not indexable by account")
-    if problems:
-        raise RuntimeError(
-            "moto internals moved (ordercli's local target was tested with moto "
-            f"{TESTED_MOTO}): {', '.join(problems)}"
-        )
+    _raise_if(problems)
+
+
+def check_hook_points() -> None:
+    """Raise if any moto internal we rely on has moved."""
+    check_core_hook_points()
+    check_stepfunctions_hook_points()
 
 
 def enable_state_machine_execution() -> None:
@@ -315,7 +344,10 @@ def speed_up_dispatch() -> None:
 
 
 def speed_up_stepfunctions() -> None:
-    """Parse each definition once; call Lambda in-process; index executions by name."""
+    """Parse each definition once; call Lambda in-process; index executions by name.
+    Importing the interpreter costs about a second (it pulls in moto's EC2 and Batch), so
+    the server does this right after it starts listening, not before."""
+    check_stepfunctions_hook_points()
     index_executions()
     cache_json_paths()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils

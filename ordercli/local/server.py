@@ -5,6 +5,7 @@ Run by `ordercli local start` as `python -m ordercli.local.server --port P --hom
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -44,10 +45,9 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # A failed execution is business as usual here (a declined payment); moto's interpreter
     # logs each at length, which would fill the log file under load.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-    moto_hooks.check_hook_points()
+    moto_hooks.check_core_hook_points()
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
-    moto_hooks.speed_up_stepfunctions()
     moto_hooks.speed_up_dispatch()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
@@ -74,6 +74,15 @@ def main(argv: list[str] | None = None) -> None:
     app, poller, pool = build_app(args.port, args.home)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
     poller.start()
+    from ordercli.local import moto_hooks
+
+    # Listening already: the interpreter's heavy import and hooks land while the first
+    # requests (queues, roles, functions) are served.
+    threading.Thread(
+        target=moto_hooks.speed_up_stepfunctions, name="sfn-hooks", daemon=True
+    ).start()
+    # Many long-lived objects (messages, executions): collect the old generation less often.
+    gc.set_threshold(50_000, 20, 100)
 
     def stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
