@@ -58,7 +58,7 @@ def orders(env: dict[str, str], n: int) -> float:
 def enqueue_rate(sqs: object, url: str, n: int = 2000) -> float:
     body = json.dumps({"order": {"orderId": "x", "amount": 1}})
     t0 = time.perf_counter()
-    for i in range(0, n, 10):
+    for _ in range(0, n, 10):
         sqs.send_message_batch(
             QueueUrl=url,
             Entries=[  # type: ignore[attr-defined]
