@@ -24,21 +24,40 @@ from _common import ORDERCLI, fake_aws_env, free_port, local_emulator, moto_serv
 
 def naive_loop(endpoint: str, queue: str, n: int) -> float:
     """Seconds per order for one send_message per order, sequentially."""
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="x", aws_secret_access_key="x")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     t0 = time.perf_counter()
     for _ in range(n):
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order": {
-            "orderId": "naive" + uuid.uuid4().hex[:16], "customerName": "n", "product": "p",
-            "amount": "10.00"}}))
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(
+                {
+                    "order": {
+                        "orderId": "naive" + uuid.uuid4().hex[:16],
+                        "customerName": "n",
+                        "product": "p",
+                        "amount": "10.00",
+                    }
+                }
+            ),
+        )
     return (time.perf_counter() - t0) / n
 
 
 def ours(env: dict[str, str], args: list[str], n: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run([ORDERCLI, "submit", *args, "--count", str(n), "--json"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [ORDERCLI, "submit", *args, "--count", str(n), "--json"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return (time.perf_counter() - t0) / n
 
 
@@ -81,8 +100,12 @@ class DelayProxy:
 
 def submit_figures() -> None:
     with local_emulator() as env:
-        subprocess.run([ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         endpoint = f"http://127.0.0.1:{env['ORDERCLI_LOCAL_PORT']}"
         naive = naive_loop(endpoint, "bench-orders", 300)
         mine = ours(env, ["--local", "--stack", "bench"], 2000)
@@ -106,10 +129,19 @@ def status_figure() -> None:
     them, so the stack fills in seconds), then the wall time of `ordercli status`."""
     with moto_server() as endpoint:
         env = fake_aws_env(endpoint)
-        subprocess.run([ORDERCLI, "up", "--stack", "bench", "--no-web"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        subprocess.run(
+            [ORDERCLI, "up", "--stack", "bench", "--no-web"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
         arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
 
         def start(i: int) -> None:
@@ -120,19 +152,33 @@ def status_figure() -> None:
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            subprocess.run([ORDERCLI, "status", "--stack", "bench", "--json"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [ORDERCLI, "status", "--stack", "bench", "--json"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             times.append(time.perf_counter() - t0)
-        row("status with 10,000 executions, median of 3 (bar: < 3 s)",
-            f"{statistics.median(times):.2f} s")
+        row(
+            "status with 10,000 executions, median of 3 (bar: < 3 s)",
+            f"{statistics.median(times):.2f} s",
+        )
 
 
 def tail_figure() -> None:
     with local_emulator() as env:
-        subprocess.run([ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
-        tail = subprocess.Popen([ORDERCLI, "tail", "--local", "--stack", "bench", "--since", "1m",
-                                 "--json"], env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.run(
+            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        tail = subprocess.Popen(
+            [ORDERCLI, "tail", "--local", "--stack", "bench", "--since", "1m", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         lags: list[float] = []
         done = threading.Event()
 
@@ -145,16 +191,32 @@ def tail_figure() -> None:
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        subprocess.run([ORDERCLI, "submit", "--local", "--stack", "bench", "--count", "500",
-                        "--wait", "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                ORDERCLI,
+                "submit",
+                "--local",
+                "--stack",
+                "bench",
+                "--count",
+                "500",
+                "--wait",
+                "--json",
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         time.sleep(3)
         done.set()
         tail.terminate()
         tail.wait()
         lags.sort()
         row("tail lines seen under load", str(len(lags)))
-        row("tail: event to line, p50 / p95 / max (bar: within 2 s)",
-            f"{statistics.median(lags):.2f} / {lags[int(len(lags) * 0.95)]:.2f} / {lags[-1]:.2f} s")
+        row(
+            "tail: event to line, p50 / p95 / max (bar: within 2 s)",
+            f"{statistics.median(lags):.2f} / {lags[int(len(lags) * 0.95)]:.2f} / {lags[-1]:.2f} s",
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ from _common import ORDERCLI, local_emulator
 
 def post(url: str, i: int) -> float:
     body = json.dumps({"customerName": f"c{i}", "product": "p", "amount": 1}).encode()
-    req = urllib.request.Request(url + "/submit-order", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url + "/submit-order",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as resp:
         assert resp.status == 202
@@ -31,8 +35,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
     with local_emulator() as env:
-        out = subprocess.run([ORDERCLI, "up", "--local", "--stack", "bench", "--json"], env=env,
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [ORDERCLI, "up", "--local", "--stack", "bench", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         url = json.loads(out.stdout)["outputs"]["webapp_url"]
         for i in range(20):
             post(url, i)  # warm up
@@ -43,8 +52,10 @@ def main() -> None:
                 lat = sorted(pool.map(lambda i: post(url, i), range(args.requests)))
             wall = time.perf_counter() - t0
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            print(f"{clients:>8} {args.requests / wall:>8.0f} {statistics.median(lat) * 1000:>8.1f}"
-                  f" {p99 * 1000:>8.1f}")
+            print(
+                f"{clients:>8} {args.requests / wall:>8.0f} {statistics.median(lat) * 1000:>8.1f}"
+                f" {p99 * 1000:>8.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -100,21 +100,7 @@ def test_create_sequence(aws: Any) -> None:
             {"Application": {}},
             {"ApplicationName": "shop-webapp", "Description": ANY, "Tags": ANY},
         )
-        ebs.add_response("create_storage_location", {"S3Bucket": BUCKET})
-        s3s.add_response(
-            "put_object", {}, {"Bucket": BUCKET, "Key": f"shop-webapp/{label}.zip", "Body": ANY}
-        )
-        ebs.add_response(
-            "create_application_version",
-            {"ApplicationVersion": {}},
-            {
-                "ApplicationName": "shop-webapp",
-                "VersionLabel": label,
-                "Description": ANY,
-                "SourceBundle": {"S3Bucket": BUCKET, "S3Key": f"shop-webapp/{label}.zip"},
-                "Process": True,
-            },
-        )
+        _stub_upload(ebs, s3s, label)
         eb_application.create(aws, s["eb_application"])
 
         ebs.add_response("list_available_solution_stacks", {"SolutionStacks": STACKS})
@@ -156,6 +142,25 @@ def test_create_sequence(aws: Any) -> None:
     assert opts["InstanceTypes"] == "t3.micro"
     assert (
         opts["ORDERS_QUEUE_URL"] == "https://sqs.us-east-1.amazonaws.com/123456789012/shop-orders"
+    )
+
+
+def _stub_upload(ebs: Stubber, s3s: Stubber, label: str) -> None:
+    """A new version: the storage bucket, the bundle's upload, the version itself."""
+    ebs.add_response("create_storage_location", {"S3Bucket": BUCKET})
+    s3s.add_response(
+        "put_object", {}, {"Bucket": BUCKET, "Key": f"shop-webapp/{label}.zip", "Body": ANY}
+    )
+    ebs.add_response(
+        "create_application_version",
+        {"ApplicationVersion": {}},
+        {
+            "ApplicationName": "shop-webapp",
+            "VersionLabel": label,
+            "Description": ANY,
+            "SourceBundle": {"S3Bucket": BUCKET, "S3Key": f"shop-webapp/{label}.zip"},
+            "Process": True,
+        },
     )
 
 
@@ -214,21 +219,7 @@ def test_changed_app_uploads_a_new_version_and_updates_the_environment(aws: Any)
     assert reasons[0] == f"version ordercli-old -> {label}" and "InstanceTypes changed" in reasons
     eb, s3 = aws.client("elasticbeanstalk"), aws.client("s3")
     with Stubber(eb) as ebs, Stubber(s3) as s3s:
-        ebs.add_response("create_storage_location", {"S3Bucket": BUCKET})
-        s3s.add_response(
-            "put_object", {}, {"Bucket": BUCKET, "Key": f"shop-webapp/{label}.zip", "Body": ANY}
-        )
-        ebs.add_response(
-            "create_application_version",
-            {"ApplicationVersion": {}},
-            {
-                "ApplicationName": "shop-webapp",
-                "VersionLabel": label,
-                "Description": ANY,
-                "SourceBundle": ANY,
-                "Process": True,
-            },
-        )
+        _stub_upload(ebs, s3s, label)
         eb_application.update(aws, s["eb_application"], {"has_version": False})
         ebs.add_response(
             "update_environment",

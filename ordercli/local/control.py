@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,41 +128,54 @@ def start(port: int | None = None) -> tuple[EmulatorState, bool]:
     root = home()
     root.mkdir(parents=True, exist_ok=True)
     log_file = root / f"emulator-{port}.log"
+    cmd = [sys.executable, "-m", "ordercli.local.server", "--port", str(port), "--home", str(root)]
+    proc = spawn(cmd, log_file)
+    state = EmulatorState(proc.pid, port, time.time(), str(log_file))
+    write_state(state)
+    try:
+        if wait_ready(proc, lambda: port_open(port, 0.05), READY_TIMEOUT, "The emulator", log_file):
+            return state, True
+    except OrderCliError:
+        _state_file(port).unlink(missing_ok=True)
+        raise
+    stop(port)
+    raise OrderCliError(
+        f"The emulator did not answer within {READY_TIMEOUT:.0f} s.",
+        hint=f"See its log: {log_file}",
+    )
+
+
+def spawn(cmd: list[str], log_file: Path, env: dict[str, str] | None = None) -> Any:
+    """A background process of ours: its own session (a Ctrl-C in the user's shell does not
+    reach it), output to its log file."""
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ordercli.local.server",
-                "--port",
-                str(port),
-                "--home",
-                str(root),
-            ],
+        return subprocess.Popen(
+            cmd,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
         )
-    state = EmulatorState(proc.pid, port, time.time(), str(log_file))
-    write_state(state)
-    deadline = time.monotonic() + READY_TIMEOUT
+
+
+def wait_ready(
+    proc: Any, ready: Callable[[], bool], timeout: float, what: str, log_file: Path
+) -> bool:
+    """Poll `ready` until it holds (True) or time runs out (False); a process that exits
+    first is an error pointing at its log."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _state_file(port).unlink(missing_ok=True)
             raise OrderCliError(
-                f"The emulator exited during start (code {proc.returncode}).",
+                f"{what} exited during start (code {proc.returncode}).",
                 hint=f"See its log: {log_file}",
             )
-        if port_open(port, 0.05):
-            return state, True
+        if ready():
+            return True
         time.sleep(0.02)
-    stop(port)
-    raise OrderCliError(
-        f"The emulator did not answer within {READY_TIMEOUT:.0f} s.",
-        hint=f"See its log: {log_file}",
-    )
+    return False
 
 
 def terminate(pid: int, grace: float = 5.0) -> None:

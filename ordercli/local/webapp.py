@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -88,30 +86,23 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
             hint="Set ORDERCLI_WEB_PORT to a free port, or use --no-web.",
         )
     log_file = control.home() / f"webapp-{port}.log"
-    with open(log_file, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--chdir",
-                str(app_dir()),
-                "application:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--timeout",
-                "60",
-            ],
-            env=environment(state.endpoint, queue_url, state_machine_arn),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(app_dir()),
+        "application:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "8",
+        "--timeout",
+        "60",
+    ]
+    proc = control.spawn(cmd, log_file, environment(state.endpoint, queue_url, state_machine_arn))
     url = f"http://127.0.0.1:{port}"
     state.webapp = {
         "pid": proc.pid,
@@ -122,16 +113,10 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
         "log_file": str(log_file),
     }
     control.write_state(state)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise OrderCliError(
-                f"The local web app exited during start (code {proc.returncode}).",
-                hint=f"See its log: {log_file}",
-            )
-        if healthy(url, 0.5):
-            return url
-        time.sleep(0.1)
+    if control.wait_ready(
+        proc, lambda: healthy(url, 0.5), READY_TIMEOUT, "The local web app", log_file
+    ):
+        return url
     raise OrderCliError(
         "The local web app did not become healthy in time.", hint=f"See its log: {log_file}"
     )
