@@ -146,3 +146,12 @@ def test_definitions_with_map_or_parallel_are_not_shared() -> None:
     assert moto_hooks._shareable(json.dumps({"States": {"A": {"Type": "Task"}}}))
     assert not moto_hooks._shareable(json.dumps({"States": {"A": {"Type": "Map"}}}))
     assert not moto_hooks._shareable("not json")
+
+
+def test_a_finished_execution_keeps_its_history_compressed() -> None:
+    from datetime import UTC, datetime
+
+    history = [{"timestamp": datetime(2026, 1, 1, tzinfo=UTC), "type": "ExecutionStarted", "id": 1}]
+    worker = moto_hooks._FinishedWorker(moto_hooks._FinishedEnv(history))
+    assert worker.env.event_manager.get_event_history() == history
+    worker.stop()  # stopping a finished execution is a no-op

@@ -21,15 +21,19 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
+import pickle
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ordercli.local.workers import FunctionVersion, WorkerPool
 
 TESTED_MOTO = ">=5.2.5,<5.3"
+log = logging.getLogger("ordercli.moto_hooks")
 
 
 def _missing(pairs: tuple[tuple[Any, str], ...]) -> list[str]:
@@ -80,12 +84,14 @@ def check_stepfunctions_hook_points() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     problems = _missing(
         (
             (StateMachine, "_handle_name_input_idempotency"),
             (StepFunctionBackend, "describe_execution"),
+            (BaseExecutionWorkerCommunication, "terminated"),
             (AmazonStateLanguageParser, "parse"),
             (lambda_eval_utils, "boto_client_for"),
             (result_path, "parse"),
@@ -344,11 +350,13 @@ def speed_up_dispatch() -> None:
 
 
 def speed_up_stepfunctions() -> None:
-    """Parse each definition once; call Lambda in-process; index executions by name.
+    """Parse each definition once; call Lambda in-process; index executions by name; keep
+    finished executions small.
     Importing the interpreter costs about a second (it pulls in moto's EC2 and Batch), so
     the server does this right after it starts listening, not before."""
     check_stepfunctions_hook_points()
     index_executions()
+    compact_finished_executions()
     cache_json_paths()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -432,6 +440,46 @@ def cache_json_paths() -> None:
 
     result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)
     json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)
+
+
+class _FinishedEnv:
+    """What a finished execution still needs of its environment: its history, compressed.
+    The rest (states, context objects, frames) is dropped, so memory stays flat."""
+
+    def __init__(self, history: Any) -> None:
+        self._blob = zlib.compress(pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL))
+        self.event_manager = self
+
+    def get_event_history(self) -> Any:
+        return pickle.loads(zlib.decompress(self._blob))
+
+
+class _FinishedWorker:
+    def __init__(self, env: _FinishedEnv) -> None:
+        self.env = env
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        pass  # stopping a finished execution changes nothing, as on AWS
+
+
+def compact_finished_executions() -> None:
+    """moto keeps every finished execution's whole interpreter environment alive; keep only
+    its (compressed) history, which is all that describe and get-history still read."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        worker = execution.exec_worker
+        try:
+            history = worker.env.event_manager.get_event_history()
+            execution.exec_worker = _FinishedWorker(_FinishedEnv(history))
+        except Exception:  # anything unpicklable: keep the live environment, as moto does
+            log.debug("kept a finished execution's environment", exc_info=True)
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
 
 
 def prune_finished_threads() -> None:
