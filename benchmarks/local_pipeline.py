@@ -116,6 +116,15 @@ def main() -> None:
         row("500 orders end to end (bar: >= 100 orders/s)", f"{500 / wall:.0f} orders/s")
         rss_500 = rss_mb(state.pid)
 
+        if not args.quick:
+            orders(env, 4500)
+            rss_5000 = rss_mb(state.pid)
+            row("emulator RSS after 500 orders", f"{rss_500:.0f} MB")
+            row(
+                "emulator RSS after 5,000 orders (bar: within 20%)",
+                f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})",
+            )
+
         sqs = boto3.client("sqs", **kw)
         url = sqs.create_queue(QueueName="bench-deep")["QueueUrl"]  # no consumer
         empty = enqueue_rate(sqs, url)
@@ -136,15 +145,6 @@ def main() -> None:
             f"{deep:.0f} msg/s ({deep / empty:.0%} of empty)",
         )
         sqs.delete_queue(QueueUrl=url)
-
-        if not args.quick:
-            orders(env, 4500)
-            rss_5000 = rss_mb(state.pid)
-            row("emulator RSS after 500 orders", f"{rss_500:.0f} MB")
-            row(
-                "emulator RSS after 5,000 orders (bar: within 20%)",
-                f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})",
-            )
 
 
 if __name__ == "__main__":

@@ -155,3 +155,15 @@ def test_a_finished_execution_keeps_its_history_compressed() -> None:
     worker = moto_hooks._FinishedWorker(moto_hooks._FinishedEnv(history))
     assert worker.env.event_manager.get_event_history() == history
     worker.stop()  # stopping a finished execution is a no-op
+
+
+def test_sns_history_is_trimmed_to_the_newest(mocked: None) -> None:
+    sns = boto3.client("sns", region_name="us-east-1")
+    arn = sns.create_topic(Name="t")["TopicArn"]
+    for i in range(12):
+        sns.publish(TopicArn=arn, Message=f"m{i}")
+    moto_hooks.trim_sns_history(keep=5)
+    from moto.sns.models import sns_backends
+
+    sent = sns_backends["123456789012"]["us-east-1"].topics[arn].sent_notifications
+    assert [n[1] for n in sent] == [f"m{i}" for i in range(7, 12)]

@@ -246,10 +246,11 @@ def _remove(queue: Any, message: Any) -> None:
 
 
 def delete(queue: Any, message: Any) -> None:
-    """DeleteMessage for a message we received, without moto's rebuild of the whole list."""
+    """DeleteMessage for a message we received, without moto's rebuild of the whole list
+    (and without moto's record of every receipt handle ever deleted: only the poller deletes
+    what it received, so nothing needs that record and it would only grow)."""
     _remove(queue, message)
     queue.pending_messages.discard(message)
-    queue.deleted_messages.update(message.all_receipt_handles)
 
 
 COUNT_TTL = 0.25  # seconds; SQS's own counts are approximate and lag too
@@ -480,6 +481,22 @@ def compact_finished_executions() -> None:
             log.debug("kept a finished execution's environment", exc_info=True)
 
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+
+
+SNS_KEPT = 1000
+
+
+def trim_sns_history(keep: int = SNS_KEPT) -> None:
+    """moto keeps every message ever published to a topic for inspection; SNS keeps none.
+    Keep the newest `keep` so a long local run stays flat."""
+    from moto.sns.models import sns_backends
+
+    for regions in list(sns_backends.values()):
+        for backend in list(regions.values()):
+            for topic in list(backend.topics.values()):
+                sent = topic.sent_notifications
+                if len(sent) > keep:
+                    del sent[: len(sent) - keep]
 
 
 def prune_finished_threads() -> None:

@@ -64,6 +64,7 @@ class Poller:
             self._wake.clear()
             if time.monotonic() - last_prune > PRUNE_EVERY:
                 moto_hooks.prune_finished_threads()
+                moto_hooks.trim_sns_history()
                 last_prune = time.monotonic()
             try:
                 busy = self.poll_once()
