@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 ORDERCLI = str(BIN / "ordercli")
@@ -96,6 +97,28 @@ def local_emulator(web: bool = False) -> Iterator[dict[str, str]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+
+def run_ordercli(env: dict[str, str], *args: str) -> str:
+    """Run an ordercli command quietly; its stdout (the JSON, when asked for)."""
+    out = subprocess.run([ORDERCLI, *args], env=env, check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def up_local(env: dict[str, str], *extra: str) -> str:
+    return run_ordercli(env, "up", "--local", "--stack", "bench", *extra)
+
+
+def client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 def row(label: str, value: str) -> None:

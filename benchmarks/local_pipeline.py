@@ -12,11 +12,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import time
 
-import boto3
-from _common import ORDERCLI, local_emulator, row
+from _common import client, local_emulator, row, run_ordercli, up_local
 
 
 def rss_mb(pid: int) -> float:
@@ -30,27 +28,21 @@ def rss_mb(pid: int) -> float:
 def orders(env: dict[str, str], n: int) -> float:
     """Wall seconds for `submit --count n --wait` (send to every order terminal)."""
     t0 = time.perf_counter()
-    out = subprocess.run(
-        [
-            ORDERCLI,
-            "submit",
-            "--local",
-            "--stack",
-            "bench",
-            "--count",
-            str(n),
-            "--wait",
-            "--timeout",
-            "600",
-            "--json",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+    out = run_ordercli(
+        env,
+        "submit",
+        "--local",
+        "--stack",
+        "bench",
+        "--count",
+        str(n),
+        "--wait",
+        "--timeout",
+        "600",
+        "--json",
     )
     wall = time.perf_counter() - t0
-    summary = json.loads(out.stdout)["summary"]
+    summary = json.loads(out)["summary"]
     assert summary["pending"] == 0 and summary["not_sent"] == 0, summary
     return wall
 
@@ -80,24 +72,13 @@ def main() -> None:
         state, _ = control.start()
         row("emulator start to ready (bar: <= 1 s)", f"{time.perf_counter() - t0:.2f} s")
         t0 = time.perf_counter()
-        subprocess.run(
-            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        up_local(env, "--no-web")
         row(
             "up --local from nothing, emulator running (bar: <= 3 s)",
             f"{time.perf_counter() - t0:.2f} s",
         )
 
-        kw = {
-            "endpoint_url": state.endpoint,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        lam = boto3.client("lambda", **kw)
+        lam = client("lambda", state.endpoint)
         payload = json.dumps({"order": {"orderId": "warm-1", "amount": 5}})
         for _ in range(5):
             lam.invoke(FunctionName="bench-ValidateOrder", Payload=payload)
@@ -128,7 +109,7 @@ def main() -> None:
                 f"{rss_5000:.0f} MB ({rss_5000 / rss_500 - 1:+.0%})",
             )
 
-        sqs = boto3.client("sqs", **kw)
+        sqs = client("sqs", state.endpoint)
         url = sqs.create_queue(QueueName="bench-deep")["QueueUrl"]  # no consumer
         empty = enqueue_rate(sqs, url)
         while (

@@ -18,19 +18,22 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from _common import ORDERCLI, fake_aws_env, free_port, local_emulator, moto_server, row
+from _common import (
+    ORDERCLI,
+    client,
+    fake_aws_env,
+    free_port,
+    local_emulator,
+    moto_server,
+    row,
+    run_ordercli,
+    up_local,
+)
 
 
 def naive_loop(endpoint: str, queue: str, n: int) -> float:
     """Seconds per order for one send_message per order, sequentially."""
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    sqs = client("sqs", endpoint)
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     t0 = time.perf_counter()
     for _ in range(n):
@@ -52,12 +55,7 @@ def naive_loop(endpoint: str, queue: str, n: int) -> float:
 
 def ours(env: dict[str, str], args: list[str], n: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run(
-        [ORDERCLI, "submit", *args, "--count", str(n), "--json"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    run_ordercli(env, "submit", *args, "--count", str(n), "--json")
     return (time.perf_counter() - t0) / n
 
 
@@ -100,12 +98,7 @@ class DelayProxy:
 
 def submit_figures() -> None:
     with local_emulator() as env:
-        subprocess.run(
-            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        up_local(env, "--no-web")
         endpoint = f"http://127.0.0.1:{env['ORDERCLI_LOCAL_PORT']}"
         naive = naive_loop(endpoint, "bench-orders", 300)
         mine = ours(env, ["--local", "--stack", "bench"], 2000)
@@ -129,19 +122,8 @@ def status_figure() -> None:
     them, so the stack fills in seconds), then the wall time of `ordercli status`."""
     with moto_server() as endpoint:
         env = fake_aws_env(endpoint)
-        subprocess.run(
-            [ORDERCLI, "up", "--stack", "bench", "--no-web"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        sfn = boto3.client(
-            "stepfunctions",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        run_ordercli(env, "up", "--stack", "bench", "--no-web")
+        sfn = client("stepfunctions", endpoint)
         arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
 
         def start(i: int) -> None:
@@ -152,12 +134,7 @@ def status_figure() -> None:
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            subprocess.run(
-                [ORDERCLI, "status", "--stack", "bench", "--json"],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            run_ordercli(env, "status", "--stack", "bench", "--json")
             times.append(time.perf_counter() - t0)
         row(
             "status with 10,000 executions, median of 3 (bar: < 3 s)",
@@ -167,12 +144,7 @@ def status_figure() -> None:
 
 def tail_figure() -> None:
     with local_emulator() as env:
-        subprocess.run(
-            [ORDERCLI, "up", "--local", "--stack", "bench", "--no-web"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        up_local(env, "--no-web")
         tail = subprocess.Popen(
             [ORDERCLI, "tail", "--local", "--stack", "bench", "--since", "1m", "--json"],
             env=env,
@@ -191,22 +163,7 @@ def tail_figure() -> None:
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        subprocess.run(
-            [
-                ORDERCLI,
-                "submit",
-                "--local",
-                "--stack",
-                "bench",
-                "--count",
-                "500",
-                "--wait",
-                "--json",
-            ],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        run_ordercli(env, "submit", "--local", "--stack", "bench", "--count", "500", "--wait")
         time.sleep(3)
         done.set()
         tail.terminate()

@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from _common import ORDERCLI, local_emulator
+from _common import local_emulator, up_local
 
 
 def post(url: str, i: int) -> float:
@@ -35,14 +34,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
     with local_emulator() as env:
-        out = subprocess.run(
-            [ORDERCLI, "up", "--local", "--stack", "bench", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        url = json.loads(out.stdout)["outputs"]["webapp_url"]
+        out = up_local(env, "--json")
+        url = json.loads(out)["outputs"]["webapp_url"]
         for i in range(20):
             post(url, i)  # warm up
         print(f"{'clients':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
