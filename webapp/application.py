@@ -21,7 +21,7 @@ if str(HERE) not in sys.path:  # the bundle ships lambda_src/ beside this file
     sys.path.insert(0, str(HERE))
 
 from lambda_src.history import WORKFLOW, steps_from_history  # noqa: E402
-from lambda_src.order import OrderInvalid, new_order  # noqa: E402
+from lambda_src.order import ORDER_ID_RE, OrderInvalid, new_order  # noqa: E402
 
 MAX_BODY = 16 * 1024
 FIELDS = ("customerName", "product", "amount", "orderId")
@@ -139,8 +139,6 @@ def submit_order() -> Any:
 
 def order_view(order_id: str) -> dict[str, Any] | None:
     """The order's state from its execution (named after the orderId), or None if unknown."""
-    from lambda_src.order import ORDER_ID_RE
-
     if not ORDER_ID_RE.match(order_id):
         return None
     _, machine_arn = _settings()

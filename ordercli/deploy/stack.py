@@ -9,6 +9,7 @@ from ordercli.context import Context
 from ordercli.deploy.apply import Listener, Result, apply
 from ordercli.deploy.plan import Plan, plan_teardown, plan_up
 from ordercli.deploy.specs import Spec, build_specs
+from ordercli.names import FUNCTIONS
 
 
 @dataclass
@@ -98,8 +99,5 @@ def outputs(ctx: Context, plan: Plan) -> dict[str, Any]:
         "dlq_arn": names.dlq_arn,
         "state_machine_arn": names.state_machine_arn,
         "topic_arn": names.topic_arn,
-        "functions": {
-            f: names.function_arn(f)
-            for f in ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")
-        },
+        "functions": {f: names.function_arn(f) for f in FUNCTIONS},
     }

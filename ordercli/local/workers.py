@@ -19,7 +19,6 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ordercli.local.worker_main import read_message, write_message
 
@@ -156,7 +155,6 @@ class WorkerPool:
         self._busy: dict[str, int] = {}
         self._current: dict[str, FunctionVersion] = {}
         self._cond = threading.Condition()
-        self.started = 0  # workers ever started: lets tests see warm reuse
 
     def code_dir(self, sha_hex: str, zip_bytes: bytes) -> Path:
         """The zip extracted once per content hash (content-addressed, so reuse is safe)."""
@@ -201,8 +199,6 @@ class WorkerPool:
         except Exception:
             self._release_slot(fv)
             raise
-        with self._cond:
-            self.started += 1
         return worker
 
     def _release_slot(self, fv: FunctionVersion) -> None:
@@ -249,11 +245,3 @@ class WorkerPool:
                 for w in workers:
                     w.close()
             self._idle.clear()
-
-    def stats(self) -> dict[str, Any]:
-        with self._cond:
-            return {
-                "started": self.started,
-                "idle": sum(len(v) for v in self._idle.values()),
-                "busy": sum(self._busy.values()),
-            }

@@ -9,8 +9,9 @@ from typing import Any
 
 from lambda_src.history import steps_from_history
 from ordercli.aws import error_code
+from ordercli.deploy.resources.queue import find_url
 from ordercli.errors import NotFound
-from ordercli.names import FUNCTIONS
+from ordercli.names import FUNCTIONS, Names
 
 EXECUTION_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 FAILURE_SAMPLE = 50  # failed executions described to rank failure reasons
@@ -25,12 +26,9 @@ STEP_FUNCTION = {  # which function's logs belong under which step
 
 # -- the stack ---------------------------------------------------------------------------------
 def queue_depth(sqs: Any, name: str) -> dict[str, Any]:
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except Exception as exc:
-        if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            return {"name": name, "exists": False, "visible": None, "in_flight": None}
-        raise
+    url = find_url(sqs, name)
+    if url is None:
+        return {"name": name, "exists": False, "visible": None, "in_flight": None}
     attrs = sqs.get_queue_attributes(
         QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -57,6 +55,25 @@ def count_executions(sfn: Any, arn: str, status: str) -> int:
             return 0
         raise
     return total
+
+
+def list_executions(
+    sfn: Any, names: Names, since: float | None = None
+) -> dict[str, dict[str, Any]]:
+    """Executions of the stack's state machine by name (= orderId). Lists come newest first,
+    so with `since` (epoch seconds) paging stops at the first older one: following a run
+    costs what the run started, not the stack's whole history."""
+    found: dict[str, dict[str, Any]] = {}
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}
+    )
+    for page in pages:
+        for e in page["executions"]:
+            found.setdefault(e["name"], e)
+        oldest = page["executions"][-1]["startDate"].timestamp() if page["executions"] else None
+        if since is not None and oldest is not None and oldest < since:
+            break
+    return found
 
 
 def failure_reasons(sfn: Any, arn: str, sample: int = FAILURE_SAMPLE) -> dict[str, int]:

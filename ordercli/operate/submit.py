@@ -13,6 +13,7 @@ from typing import Any
 
 from lambda_src.order import Order
 from ordercli.names import Names
+from ordercli.operate.status import list_executions
 
 BATCH = 10
 SEND_ATTEMPTS = 4
@@ -177,25 +178,6 @@ def send_orders(
     return results
 
 
-def list_executions(
-    sfn: Any, names: Names, since: float | None = None
-) -> dict[str, dict[str, Any]]:
-    """Executions of the stack's state machine by name (= orderId). Lists come newest first,
-    so with `since` (epoch seconds) paging stops at the first older one: following a run
-    costs what the run started, not the stack's whole history."""
-    found: dict[str, dict[str, Any]] = {}
-    pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}
-    )
-    for page in pages:
-        for e in page["executions"]:
-            found.setdefault(e["name"], e)
-        oldest = page["executions"][-1]["startDate"].timestamp() if page["executions"] else None
-        if since is not None and oldest is not None and oldest < since:
-            break
-    return found
-
-
 def wait_for(
     sfn: Any,
     names: Names,
@@ -236,19 +218,16 @@ def wait_for(
 
 def queue_url(ctx: Any) -> str:
     """The stack's queue, or a clear error if the stack is not deployed."""
-    from ordercli.aws import error_code
+    from ordercli.deploy.resources.queue import find_url
     from ordercli.errors import NotFound
 
-    try:
-        return str(ctx.aws.client("sqs").get_queue_url(QueueName=ctx.names.queue)["QueueUrl"])
-    except Exception as exc:
-        if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise NotFound(
-                f"Stack '{ctx.settings.stack}' has no queue {ctx.names.queue} on "
-                f"{ctx.target.label}.",
-                hint="Deploy it first: ordercli up" + (" --local" if ctx.target.is_local else ""),
-            ) from None
-        raise
+    url = find_url(ctx.aws.client("sqs"), ctx.names.queue)
+    if url is None:
+        raise NotFound(
+            f"Stack '{ctx.settings.stack}' has no queue {ctx.names.queue} on {ctx.target.label}.",
+            hint="Deploy it first: ordercli up" + (" --local" if ctx.target.is_local else ""),
+        )
+    return url
 
 
 def submit(

@@ -16,6 +16,7 @@ from typing import Any
 from ordercli.aws import error_code
 from ordercli.errors import UsageError
 from ordercli.names import FUNCTIONS
+from ordercli.operate.status import list_executions
 
 SINCE_RE = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -99,7 +100,6 @@ class Follower:
 
     def _executions(self) -> list[Line]:
         sfn = self.ctx.aws.client("stepfunctions")
-        arn = self.ctx.names.state_machine_arn
         out: list[Line] = []
         cutoff = self.start_ms / 1000
         try:
@@ -115,11 +115,9 @@ class Follower:
                         return []
                     raise
             else:
-                found = []
-                for page in sfn.get_paginator("list_executions").paginate(
-                    stateMachineArn=arn, PaginationConfig={"PageSize": 1000}
-                ):
-                    found += page["executions"]
+                # newest first, stopping at the first older than --since: a poll costs what
+                # the window holds, not the stack's whole history
+                found = list(list_executions(sfn, self.ctx.names, since=cutoff).values())
         except Exception as exc:
             if error_code(exc) == "StateMachineDoesNotExist":
                 return []

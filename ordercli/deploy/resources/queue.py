@@ -10,14 +10,21 @@ from ordercli.deploy.resources._common import missing, tag_diff
 NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
-    sqs = aws.client("sqs")
+def find_url(sqs: Any, name: str) -> str | None:
+    """A queue's URL, or None if there is no such queue."""
     try:
-        url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
+        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
     except Exception as exc:
         if missing(exc, *NOT_FOUND):
             return None
         raise
+
+
+def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+    sqs = aws.client("sqs")
+    url = find_url(sqs, spec.name)
+    if url is None:
+        return None
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
     return {"url": url, "attributes": attrs, "tags": tags}
