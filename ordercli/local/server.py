@@ -64,15 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clean_environment(args.port)
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
-
-    class QuietHandler(MotoRequestHandler):
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            pass  # one line per request would grow the log without bound
+    from ordercli.local.http_server import WSGIServer
 
     app, poller, pool = build_app(args.port, args.home)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler)
+    server = WSGIServer("127.0.0.1", args.port, app)
     poller.start()
     from ordercli.local import moto_hooks
 

@@ -21,10 +21,10 @@ from typing import Any
 
 
 def read_message(fd: int) -> dict[str, Any] | None:
-    head = _read_exact(fd, 4)
+    head = read_exact(fd, 4)
     if head is None:
         return None
-    body = _read_exact(fd, struct.unpack(">I", head)[0])
+    body = read_exact(fd, struct.unpack(">I", head)[0])
     return None if body is None else json.loads(body)
 
 
@@ -40,7 +40,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
+def read_exact(fd: int, n: int) -> bytes | None:
     chunks = []
     while n:
         chunk = os.read(fd, n)

@@ -9,18 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import select
+import struct
 import subprocess
 import sys
 import threading
 import time
 import uuid
 import zipfile
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ordercli.local.worker_main import read_message, write_message
+from ordercli.local.worker_main import read_exact, write_message
 
 MAX_WORKERS_PER_FUNCTION = 8
 BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
@@ -38,6 +42,10 @@ class FunctionVersion:
     memory: int
     region: str
     environment: tuple[tuple[str, str], ...]
+
+
+class WorkerGone(Exception):
+    """The worker had exited before the request reached it: nothing ran."""
 
 
 @dataclass
@@ -104,9 +112,12 @@ class Worker:
         )
         os.close(to_child_r)
         os.close(from_child_w)
+        self.dead = False  # set once an invocation finds it gone, or it is closed
+        self._closed = False
 
     def invoke(self, event: str, request_id: str) -> Outcome | None:
-        """One invocation; None if the worker had to be killed (timeout) or died."""
+        """One invocation; None if the worker had to be killed (timeout) or died during it.
+        Raises WorkerGone if it was dead before the request reached it."""
         deadline = time.time() + self.fv.timeout
         try:
             write_message(
@@ -114,22 +125,21 @@ class Worker:
                 {"id": request_id, "event": event, "deadline_ms": int(deadline * 1000)},
             )
         except OSError:
-            return None
-        ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
-        if not ready:
             self.close(kill=True)
-            return None
-        reply = read_message(self._from_child)
+            raise WorkerGone from None
+        ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
+        reply = read_reply(self._from_child) if ready else None
         if reply is None:
             self.close(kill=True)
             return None
         return Outcome(reply["payload"], not reply["ok"], reply["logs"], self.stream)
 
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def close(self, kill: bool = False) -> None:
+        """Idempotent: a pipe's fd number is reused by the next pipe made, so it must be
+        closed once only."""
+        if self.dead and self._closed:
+            return
+        self.dead = self._closed = True
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
@@ -144,6 +154,28 @@ class Worker:
             self.proc.wait()
 
 
+def read_reply(fd: int) -> dict[str, Any] | None:
+    """One framed message, usually in a single read (each read is a point where, under
+    load, the server's thread waits for the interpreter lock again)."""
+    data = os.read(fd, 65536)
+    if len(data) < 4:
+        rest = read_exact(fd, 4 - len(data)) if data else None
+        if rest is None:
+            return None
+        data += rest
+    size = struct.unpack(">I", data[:4])[0]
+    if len(data) < 4 + size:
+        rest = read_exact(fd, 4 + size - len(data))
+        if rest is None:
+            return None
+        data += rest
+    message: dict[str, Any] = json.loads(data[4 : 4 + size])
+    return message
+
+
+Handoff = queue.SimpleQueue["Worker | None"]  # a released worker, or None: a free slot
+
+
 class WorkerPool:
     """Idle workers per function version, at most MAX_WORKERS_PER_FUNCTION per function."""
 
@@ -154,7 +186,8 @@ class WorkerPool:
         self._idle: dict[FunctionVersion, list[Worker]] = {}
         self._busy: dict[str, int] = {}
         self._current: dict[str, FunctionVersion] = {}
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiting: dict[str, deque[tuple[FunctionVersion, Handoff]]] = {}
 
     def code_dir(self, sha_hex: str, zip_bytes: bytes) -> Path:
         """The zip extracted once per content hash (content-addressed, so reuse is safe)."""
@@ -175,52 +208,75 @@ class WorkerPool:
         return target
 
     def _acquire(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
-        with self._cond:
+        """An idle warm worker, a new one while under the cap, else the next one released
+        (handed over directly, oldest waiter first)."""
+        retired: list[Worker] = []
+        with self._lock:
             old = self._current.get(fv.arn)
-            if old is not None and old != fv:
-                for w in self._idle.pop(old, []):  # code or config changed: retire
-                    w.close()
+            if old is not None and old != fv:  # code or configuration changed: retire
+                retired = self._idle.pop(old, [])
             self._current[fv.arn] = fv
-            while True:
-                idle = self._idle.get(fv, [])
-                while idle:
-                    w = idle.pop()
-                    if w.alive:
-                        self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
-                        return w
-                    w.close()
-                if self._busy.get(fv.arn, 0) < self.cap:
-                    self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
-                    break
-                self._cond.wait(timeout=1)
+            idle = self._idle.get(fv)
+            handoff: Handoff | None = None
+            if idle:
+                self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
+                return idle.pop()
+            if self._busy.get(fv.arn, 0) < self.cap:
+                self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
+            else:
+                handoff = queue.SimpleQueue()
+                self._waiting.setdefault(fv.arn, deque()).append((fv, handoff))
+        for w in retired:
+            w.close()
+        if handoff is not None:
+            handed = handoff.get()  # a worker of this version, or None: a slot to fill
+            if handed is not None:
+                return handed
         try:
             sha_hex = hashlib.sha256(zip_bytes).hexdigest()
-            worker = Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
+            return Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
         except Exception:
-            self._release_slot(fv)
+            self._release(fv, None)
             raise
-        return worker
 
-    def _release_slot(self, fv: FunctionVersion) -> None:
-        with self._cond:
-            self._busy[fv.arn] -= 1
-            self._cond.notify()
-
-    def _release(self, fv: FunctionVersion, worker: Worker) -> None:
-        with self._cond:
-            self._busy[fv.arn] -= 1
-            if worker.alive and self._current.get(fv.arn) == fv:
+    def _release(self, fv: FunctionVersion, worker: Worker | None) -> None:
+        """Give the slot (and the worker, if still good) to the oldest waiter, or free it.
+        Handing over directly keeps a released worker from sitting idle while waiters wake
+        and contend for a lock, which under load took longer than the invocations."""
+        closing: Worker | None = None
+        with self._lock:
+            keep = worker is not None and not worker.dead and self._current.get(fv.arn) == fv
+            waiters = self._waiting.get(fv.arn)
+            if waiters:
+                wanted, handoff = waiters.popleft()
+                if keep and wanted == fv:
+                    handoff.put(worker)
+                    return
+                handoff.put(None)  # the slot passes on; the waiter starts its own worker
+            else:
+                self._busy[fv.arn] -= 1
+            if keep and worker is not None:
                 self._idle.setdefault(fv, []).append(worker)
             else:
-                worker.close()
-            self._cond.notify()
+                closing = worker
+        if closing is not None:
+            closing.close()
 
     def invoke(self, fv: FunctionVersion, zip_bytes: bytes, event: str) -> Outcome:
         request_id = str(uuid.uuid4())
-        worker = self._acquire(fv, zip_bytes)
-        started = time.time()
-        outcome = worker.invoke(event, request_id)
-        self._release(fv, worker)
+        for _ in range(3):
+            worker = self._acquire(fv, zip_bytes)
+            started = time.time()
+            try:
+                outcome = worker.invoke(event, request_id)
+            except WorkerGone:  # it died while idle: nothing was run, so use another
+                worker.dead = True
+                self._release(fv, worker)
+                continue
+            self._release(fv, worker)
+            break
+        else:
+            outcome, started = None, time.time()
         if outcome is not None:
             return outcome
         if time.time() - started >= fv.timeout - 0.05:
@@ -240,7 +296,7 @@ class WorkerPool:
         return Outcome(payload, True, logs, worker.stream)
 
     def shutdown(self) -> None:
-        with self._cond:
+        with self._lock:
             for workers in self._idle.values():
                 for w in workers:
                     w.close()

@@ -1,0 +1,105 @@
+"""The warm worker pool: reuse, the per-function cap with waiters served in turn, a worker
+that died while idle replaced without failing the invocation, retirement on a code change."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ordercli.local.workers import FunctionVersion, WorkerPool
+
+HANDLER = """
+import os, time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid(), "version": VERSION}
+"""
+
+
+def code_zip(version: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", f"VERSION = {version}\n" + HANDLER)
+    return buf.getvalue()
+
+
+def version_of(zip_bytes: bytes, timeout: int = 10) -> FunctionVersion:
+    return FunctionVersion(
+        "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "f",
+        "h.handler",
+        hashlib.sha256(zip_bytes).hexdigest(),
+        timeout,
+        128,
+        "us-east-1",
+        (),
+    )
+
+
+@pytest.fixture
+def pool(tmp_path: Path):  # type: ignore[no-untyped-def]
+    p = WorkerPool(tmp_path / "code", "http://127.0.0.1:9", cap=2)
+    yield p
+    p.shutdown()
+
+
+def call(pool: WorkerPool, code: bytes, **event: float) -> dict[str, int]:
+    outcome = pool.invoke(version_of(code), code, json.dumps(event))
+    assert not outcome.errored, outcome.payload
+    result: dict[str, int] = json.loads(outcome.payload)
+    return result
+
+
+def test_a_warm_worker_serves_the_next_invocation(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    assert call(pool, code)["pid"] == call(pool, code)["pid"]
+
+
+def test_concurrent_invocations_share_at_most_cap_workers_and_all_complete(
+    pool: WorkerPool,
+) -> None:
+    code = code_zip(1)
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(lambda _: call(pool, code, sleep=0.1), range(8)))
+    assert len(results) == 8
+    assert len({r["pid"] for r in results}) == 2
+
+
+def test_a_worker_that_died_while_idle_is_replaced_without_an_error(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    pid = call(pool, code)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the process is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    again = call(pool, code)
+    assert again["pid"] != pid
+
+
+def test_new_code_gets_new_workers(pool: WorkerPool) -> None:
+    first = call(pool, code_zip(1))
+    second = call(pool, code_zip(2))
+    assert second["version"] == 2 and second["pid"] != first["pid"]
+
+
+def test_a_timed_out_invocation_frees_its_slot_for_the_next(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    fv = version_of(code, timeout=1)
+    outcomes = [pool.invoke(fv, code, json.dumps({"sleep": 3})) for _ in range(3)]
+    assert all(
+        o.errored and json.loads(o.payload)["errorType"] == "Sandbox.Timedout" for o in outcomes
+    )
+    assert not pool.invoke(fv, code, "{}").errored
