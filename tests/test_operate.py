@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,25 @@ def test_wait_follows_executions_by_name(make_ctx: MakeCtx) -> None:
         ctx.aws.client("stepfunctions"), ctx.names, [r], timeout=5, sleep=lambda s: None
     )
     assert r.status == "ABORTED"
+
+
+def test_wait_lists_a_large_run_then_describes_the_last_few(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("op")
+    deploy.up(ctx)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    results = [submit.OrderResult(f"o-{i}", "QUEUED", sent_at=time.time()) for i in range(30)]
+    for r in results:
+        sfn.start_execution(stateMachineArn=ctx.names.state_machine_arn, name=r.order_id)
+    for r in results[:27]:
+        sfn.stop_execution(executionArn=ctx.names.execution_arn(r.order_id), error="Boom")
+    client = ctx.aws.client("stepfunctions")
+    submit.wait_for(client, ctx.names, results, timeout=0, sleep=lambda s: None)  # one listing
+    assert [r.status for r in results].count("ABORTED") == 27
+    assert {r.status for r in results[27:]} == {"RUNNING"}
+    sfn.stop_execution(executionArn=ctx.names.execution_arn("o-27"), error="Late")
+    submit.wait_for(client, ctx.names, results[27:], timeout=0, sleep=lambda s: None)
+    assert results[27].status == "ABORTED"
+    assert results[28].status == "RUNNING"
 
 
 # -- status / tail / dlq ---------------------------------------------------------------------

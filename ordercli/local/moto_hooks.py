@@ -18,6 +18,7 @@ What it changes, and why (facts measured on moto 5.2.5):
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -25,6 +26,7 @@ import logging
 import pickle
 import threading
 import time
+import types
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
@@ -55,6 +57,7 @@ def _raise_if(problems: list[str]) -> None:
 def check_core_hook_points() -> None:
     """Raise if a moto internal the server needs at start (Lambda, SQS, Logs) has moved."""
     import moto.backends
+    import moto.core.responses
     from moto.awslambda.models import LambdaFunction, lambda_backends
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
@@ -67,6 +70,8 @@ def check_core_hook_points() -> None:
             (Queue, "messages"),
             (Queue, "approximate_number_of_messages"),
             (moto.backends, "list_of_moto_modules"),
+            (moto.core.responses, "method_names_from_class"),
+            (moto.core.responses, "camelcase_to_underscores"),
         )
     )
     if "stepfunctions" not in default_user_config:
@@ -100,6 +105,11 @@ def check_stepfunctions_hook_points() -> None:
     )
     if not isinstance(TMP_THREADS, list):
         problems.append("moto.stepfunctions.parser.utils.TMP_THREADS")
+    problems += [
+        f"{m.__name__}.copy"
+        for m in _copy_using_modules()
+        if getattr(m, "copy", None) not in (copy, FAST_COPY)
+    ]
     _raise_if(problems)
 
 
@@ -343,19 +353,67 @@ def _shareable(definition: str) -> bool:
 
 
 def speed_up_dispatch() -> None:
-    """moto's request router lists its package directory on every request; it never changes."""
+    """moto's request router lists its package directory on every request, and each
+    request lists its response class's methods (inspect.getmembers) and converts the action's
+    name with regexes: none of these change while the server runs."""
     import moto.backends
+    import moto.core.responses as responses
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
+    method_names = responses.method_names_from_class
+    responses.method_names_from_class = functools.lru_cache(maxsize=512)(  # type: ignore[assignment]
+        lambda cls: frozenset(method_names(cls))
+    )
+    responses.camelcase_to_underscores = functools.lru_cache(maxsize=2048)(
+        responses.camelcase_to_underscores
+    )
+
+
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def plain_deepcopy(value: Any, memo: Any = None) -> Any:
+    """copy.deepcopy for the interpreter's JSON-like values (state input and output, the
+    context object, history events): a pickle round trip runs in C, several times faster.
+    What pickle cannot take, and any call with a memo, goes to copy.deepcopy."""
+    if memo is None:
+        if type(value) in _ATOMIC:
+            return value
+        try:
+            return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:
+            pass
+    return copy.deepcopy(value, memo)
+
+
+FAST_COPY = types.SimpleNamespace(**{**vars(copy), "deepcopy": plain_deepcopy})
+
+
+def _copy_using_modules() -> list[Any]:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.common.string import string_expression
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.eval import environment, states
+    from moto.stepfunctions.parser.asl.eval.event import event_manager
+
+    return [states, environment, event_manager, string_expression, result_path, execute_state]
+
+
+def fast_state_copies() -> None:
+    """The interpreter deep-copies state data at every step (about a third of the
+    emulator's time per order, measured); give its modules the faster copy."""
+    for module in _copy_using_modules():
+        module.copy = FAST_COPY
 
 
 def speed_up_stepfunctions() -> None:
     """Parse each definition once; call Lambda in-process; index executions by name; keep
-    finished executions small.
+    finished executions small; copy state data faster.
     Importing the interpreter costs about a second (it pulls in moto's EC2 and Batch), so
     the server does this right after it starts listening, not before."""
     check_stepfunctions_hook_points()
+    fast_state_copies()
     index_executions()
     compact_finished_executions()
     cache_json_paths()

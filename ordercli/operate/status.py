@@ -58,14 +58,14 @@ def count_executions(sfn: Any, arn: str, status: str) -> int:
 
 
 def list_executions(
-    sfn: Any, names: Names, since: float | None = None
+    sfn: Any, names: Names, since: float | None = None, page_size: int = 1000
 ) -> dict[str, dict[str, Any]]:
     """Executions of the stack's state machine by name (= orderId). Lists come newest first,
     so with `since` (epoch seconds) paging stops at the first older one: following a run
     costs what the run started, not the stack's whole history."""
     found: dict[str, dict[str, Any]] = {}
     pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": 1000}
+        stateMachineArn=names.state_machine_arn, PaginationConfig={"PageSize": page_size}
     )
     for page in pages:
         for e in page["executions"]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_src.order import Order
+from ordercli.aws import error_code
 from ordercli.names import Names
 from ordercli.operate.status import list_executions
 
@@ -178,6 +179,9 @@ def send_orders(
     return results
 
 
+FOLLOW_EACH = 25  # at most this many orders still running: describe each, and poll faster
+
+
 def wait_for(
     sfn: Any,
     names: Names,
@@ -186,34 +190,92 @@ def wait_for(
     timeout: float,
     on_progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock_slack: float = 60.0,
 ) -> None:
-    """Follow sent orders until every one has a terminal execution or time runs out."""
+    """Follow sent orders until every one has a terminal execution or time runs out.
+    While many are running, each poll lists the executions the run started (a large run
+    is polled less often); once few are left, each poll describes just those, often: the
+    last order is seen finishing within a quarter second, not up to a slow poll later."""
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
     sent = [r.sent_at for r in results if r.sent_at is not None]
-    since = min(sent) - 60 if sent else None  # a minute of slack for clock skew
+    # Executions are listed back to the run's first send, less the skew there may be
+    # between this machine's clock and the service's.
+    since = min(sent) - clock_slack if sent else None
     deadline = time.monotonic() + timeout
-    # Each poll lists every execution the run started: poll a large run less often.
-    interval = floor = min(2.0, 0.2 + len(waiting) / 1000)
     total = len(waiting)
-    while waiting:
-        executions = list_executions(sfn, names, since)
-        for order_id, r in list(waiting.items()):
-            e = executions.get(order_id)
-            if e is None:
-                continue
-            r.status = e["status"]
-            if r.status in TERMINAL:
-                r.stopped_at = e["stopDate"].timestamp() if e.get("stopDate") else time.time()
-                if r.status != "SUCCEEDED":
-                    d = sfn.describe_execution(executionArn=e["executionArn"])
-                    r.error, r.cause = d.get("error"), d.get("cause")
-                del waiting[order_id]
-        if on_progress:
-            on_progress(total - len(waiting), total)
-        if not waiting or time.monotonic() >= deadline:
-            break
-        sleep(interval)
-        interval = min(max(interval * 1.5, floor), 2.0)
+    last_poll, last_waiting = time.monotonic(), total
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while waiting:
+            detailed = len(waiting) <= FOLLOW_EACH
+            if detailed:
+                found = described(sfn, names, list(waiting), pool)
+            else:
+                # Small pages: the listing stops soon after it passes the run's first
+                # send, without the service serializing older history.
+                found = list_executions(sfn, names, since, page_size=100)
+            finished = [
+                waiting.pop(order_id)
+                for order_id, e in found.items()
+                if order_id in waiting and _record(waiting[order_id], e, detailed)
+            ]
+            failed = [r for r in finished if r.status != "SUCCEEDED" and not detailed]
+            arns = [names.execution_arn(r.order_id) for r in failed]
+            details = pool.map(lambda a: sfn.describe_execution(executionArn=a), arns)
+            for r, d in zip(failed, details, strict=True):
+                r.error, r.cause = d.get("error"), d.get("cause")
+            if on_progress:
+                on_progress(total - len(waiting), total)
+            now = time.monotonic()
+            if not waiting or now >= deadline:
+                break
+            pace = (last_waiting - len(waiting)) / max(now - last_poll, 1e-3)
+            last_poll, last_waiting = now, len(waiting)
+            sleep(next_poll(len(waiting), pace))
+
+
+def next_poll(left: int, pace: float) -> float:
+    """Seconds to the next poll: half the time the rest should take at the pace seen since
+    the last one, between 0.25 and 1 s, so a large run is not listed over and over while
+    far from done, and the end of a run is seen soon after it comes."""
+    if left <= FOLLOW_EACH:
+        return 0.25
+    if pace <= 0:
+        return 1.0
+    return min(1.0, max(0.25, left / pace / 2))
+
+
+def _record(r: OrderResult, e: dict[str, Any], detailed: bool) -> bool:
+    """Take an execution's status (and, from a description, its error) into the order's
+    result; whether it is terminal."""
+    r.status = e["status"]
+    if r.status not in TERMINAL:
+        return False
+    r.stopped_at = e["stopDate"].timestamp() if e.get("stopDate") else time.time()
+    if detailed:
+        r.error, r.cause = e.get("error"), e.get("cause")
+    return True
+
+
+def described(
+    sfn: Any, names: Names, order_ids: Sequence[str], pool: ThreadPoolExecutor
+) -> dict[str, dict[str, Any]]:
+    """The executions of these orders by orderId, described one by one (an order whose
+    execution has not started yet is left out)."""
+
+    def one(order_id: str) -> dict[str, Any] | None:
+        try:
+            d: dict[str, Any] = sfn.describe_execution(executionArn=names.execution_arn(order_id))
+            return d
+        except Exception as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    return {
+        order_id: d
+        for order_id, d in zip(order_ids, pool.map(one, order_ids), strict=True)
+        if d is not None
+    }
 
 
 def queue_url(ctx: Any) -> str:
@@ -254,5 +316,6 @@ def submit(
             results,
             timeout=timeout,
             on_progress=on_done,
+            clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
         )
     return report
