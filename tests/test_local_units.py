@@ -167,3 +167,46 @@ def test_sns_history_is_trimmed_to_the_newest(mocked: None) -> None:
 
     sent = sns_backends["123456789012"]["us-east-1"].topics[arn].sent_notifications
     assert [n[1] for n in sent] == [f"m{i}" for i in range(7, 12)]
+
+
+def test_quick_thread_runs_joins_and_reports_liveness() -> None:
+    import threading
+
+    gate = threading.Event()
+    ran: list[int] = []
+    t = moto_hooks.QuickThread(target=lambda n: (gate.wait(5), ran.append(n)), args=(7,))
+    assert not t.is_alive()
+    t.start()
+    assert t.is_alive()
+    t.join(timeout=0.01)
+    assert t.is_alive() and ran == []
+    gate.set()
+    t.join(timeout=5)
+    assert not t.is_alive() and ran == [7]
+    with pytest.raises(RuntimeError):
+        t.start()
+
+
+def test_quick_thread_logs_a_failure_and_still_finishes(caplog: pytest.LogCaptureFixture) -> None:
+    def boom() -> None:
+        raise ValueError("bad state")
+
+    t = moto_hooks.QuickThread(target=boom)
+    t.start()
+    t.join(timeout=5)
+    assert not t.is_alive()
+    assert "bad state" in caplog.text
+
+
+def test_plain_deepcopy_copies_like_deepcopy() -> None:
+    import datetime
+    import threading
+
+    value = {"order": {"items": [1, {"a": "b"}]}, "at": datetime.datetime(2026, 1, 1)}
+    clone = moto_hooks.plain_deepcopy(value)
+    assert clone == value and clone["order"]["items"] is not value["order"]["items"]
+    odd = {"lock": threading.Lock(), "data": [1]}  # not picklable: copy.deepcopy decides
+    with pytest.raises(TypeError):
+        moto_hooks.plain_deepcopy(odd)
+    shared: list[int] = []
+    assert moto_hooks.plain_deepcopy({"x": shared}, {id(shared): shared})["x"] is shared
