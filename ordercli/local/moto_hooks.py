@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import pickle
+import string
 import threading
 import time
 import types
@@ -62,6 +63,7 @@ def check_core_hook_points() -> None:
     from moto.awslambda.models import LambdaFunction, lambda_backends
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.sqs.models import Queue, sqs_backends
 
     problems = _missing(
@@ -73,6 +75,8 @@ def check_core_hook_points() -> None:
             (moto.backends, "list_of_moto_modules"),
             (moto.core.responses, "method_names_from_class"),
             (moto.core.responses, "camelcase_to_underscores"),
+            (moto.core.responses, "gen_amzn_requestid_long"),
+            (DomainDispatcherApplication, "get_backend_for_host"),
         )
     )
     if "stepfunctions" not in default_user_config:
@@ -365,11 +369,14 @@ def _shareable(definition: str) -> bool:
 
 
 def speed_up_dispatch() -> None:
-    """moto's request router lists its package directory on every request, and each
-    request lists its response class's methods (inspect.getmembers) and converts the action's
-    name with regexes: none of these change while the server runs."""
+    """Per-request work in moto's server that gives the same answer every time: listing its
+    package directory, finding the backend for a host by trying every service's URL
+    patterns, listing the response class's methods, converting the action's name with
+    regexes, and drawing a request id one random character at a time."""
     import moto.backends
     import moto.core.responses as responses
+    from moto.moto_api._internal import mock_random
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
@@ -380,6 +387,27 @@ def speed_up_dispatch() -> None:
     responses.camelcase_to_underscores = functools.lru_cache(maxsize=2048)(
         responses.camelcase_to_underscores
     )
+    backend_for_host = DomainDispatcherApplication.get_backend_for_host
+    backends_by_host: dict[str | None, Any] = {}
+
+    def cached_backend_for_host(self: Any, host: str | None) -> Any:
+        found = backends_by_host.get(host)
+        if found is None:
+            found = backend_for_host(self, host)
+            if found is not None and len(backends_by_host) < 1024:
+                backends_by_host[host] = found
+        return found
+
+    DomainDispatcherApplication.get_backend_for_host = cached_backend_for_host  # type: ignore[method-assign]
+    alphabet = string.ascii_letters + string.digits
+
+    def request_id(headerdict: dict[str, Any] | None = None) -> str:
+        rid = "".join(mock_random.choices(alphabet, k=52))  # moto's format, one call
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = rid
+        return rid
+
+    responses.gen_amzn_requestid_long = request_id
 
 
 _ATOMIC = (str, int, float, bool, type(None))
