@@ -96,11 +96,28 @@ class DelayProxy:
             upstream.close()
 
 
+def drained(endpoint: str) -> None:
+    """Wait until the stack's queue is empty and no execution runs: each measurement starts
+    from the same idle pipeline (the orders sent also flow through it while sending)."""
+    sqs, sfn = client("sqs", endpoint), client("stepfunctions", endpoint)
+    url = sqs.get_queue_url(QueueName="bench-orders")["QueueUrl"]
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while True:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)
+        if not any(int(v) for v in attrs.values()) and not running["executions"]:
+            return
+        time.sleep(0.5)
+
+
 def submit_figures() -> None:
     with local_emulator() as env:
         up_local(env, "--no-web")
         endpoint = f"http://127.0.0.1:{env['ORDERCLI_LOCAL_PORT']}"
+        run_ordercli(env, "submit", "--local", "--stack", "bench", "--count", "50", "--wait")
         naive = naive_loop(endpoint, "bench-orders", 300)
+        drained(endpoint)
         mine = ours(env, ["--local", "--stack", "bench"], 2000)
         row("local: naive loop, per order", f"{naive * 1000:.2f} ms")
         row("local: submit --count 2000, per order", f"{mine * 1000:.2f} ms")
@@ -108,6 +125,7 @@ def submit_figures() -> None:
 
         # The same emulator behind a loopback proxy that adds 20 ms to every request, as a
         # network would; ordercli reaches it as the aws target pointed at the proxy.
+        drained(endpoint)
         proxy = DelayProxy(int(env["ORDERCLI_LOCAL_PORT"]), 0.020)
         via = f"http://127.0.0.1:{proxy.port}"
         naive = naive_loop(via, "bench-orders", 100)
