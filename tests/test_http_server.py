@@ -34,7 +34,7 @@ def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 @pytest.fixture
 def server() -> Iterator[WSGIServer]:
-    srv = WSGIServer("127.0.0.1", 0, echo_app)
+    srv = WSGIServer("127.0.0.1", 0, echo_app, idle_timeout=0.6)
     thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield srv
@@ -105,3 +105,22 @@ def test_a_malformed_request_gets_400_and_the_server_goes_on(server: WSGIServer)
         assert s.recv(100).startswith(b"HTTP/1.1 400")
     response, _ = ask(connect(server), "GET", "/")
     assert response.status == 200
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(server: WSGIServer) -> None:
+    with socket.create_connection(server.server_address[:2], timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        s.settimeout(2)
+        assert s.recv(100) == b""  # closed by the server, well before our 2 s
+
+
+def test_close_connections_ends_open_connections_from_the_server_side(
+    server: WSGIServer,
+) -> None:
+    with socket.create_connection(server.server_address[:2], timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        server.close_connections()
+        s.settimeout(0.2)  # well under the idle timeout: the close is not the timeout's
+        assert s.recv(100) == b""

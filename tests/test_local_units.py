@@ -210,3 +210,22 @@ def test_plain_deepcopy_copies_like_deepcopy() -> None:
         moto_hooks.plain_deepcopy(odd)
     shared: list[int] = []
     assert moto_hooks.plain_deepcopy({"x": shared}, {id(shared): shared})["x"] is shared
+
+
+def test_start_refuses_a_port_held_by_a_listener_or_an_open_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from ordercli.errors import OrderCliError
+    from ordercli.local import control
+
+    monkeypatch.setenv("ORDERCLI_HOME", str(tmp_path))
+    with socket.socket() as listener, socket.socket() as conn:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        conn.connect(listener.getsockname())
+        for port in (listener.getsockname()[1], conn.getsockname()[1]):
+            with pytest.raises(OrderCliError, match=f"Port {port} is in use"):
+                control.start(port)
+    assert not list(tmp_path.glob("emulator-*.json"))  # nothing was started

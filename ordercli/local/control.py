@@ -92,6 +92,18 @@ def port_open(port: int, timeout: float = 0.2) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def port_taken(port: int) -> bool:
+    """Whether a server could not listen on this port: something listens there, or an open
+    connection holds it as its local port (ports in the ephemeral range can be)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def running(port: int) -> EmulatorState | None:
     """The state of a live emulator on this port, cleaning a stale pid file."""
     state = read_state(port)
@@ -120,7 +132,7 @@ def start(port: int | None = None) -> tuple[EmulatorState, bool]:
     if state is not None:
         return state, False
     _require_moto()
-    if port_open(port):
+    if port_taken(port):
         raise OrderCliError(
             f"Port {port} is in use by another program, not an ordercli emulator.",
             hint="Set ORDERCLI_LOCAL_PORT to a free port, or stop that program.",

@@ -12,8 +12,10 @@ so the next request on a connection always starts at a request line."""
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
@@ -23,7 +25,9 @@ from urllib.parse import unquote_to_bytes
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-IDLE_TIMEOUT = 300.0  # seconds a kept-alive connection may sit unused before it is closed
+# Seconds a kept-alive connection may sit unused before it is closed: short, as gunicorn's,
+# so idle Lambda workers do not hold ephemeral ports (which another server may want) for long.
+IDLE_TIMEOUT = 5.0
 MAX_LINE = 65536
 MAX_HEADERS = 200
 NO_BODY = frozenset({204, 304})
@@ -236,9 +240,12 @@ def response_bytes(
 class Handler(socketserver.StreamRequestHandler):
     """Serves the requests of one connection until the client closes it or goes idle."""
 
-    timeout = IDLE_TIMEOUT
     disable_nagle_algorithm = True
     server: WSGIServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout)
 
     def handle(self) -> None:
         try:
@@ -279,9 +286,37 @@ class WSGIServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 1024  # bursts of new connections from many Lambda workers
 
-    def __init__(self, host: str, port: int, app: WSGIApp) -> None:
+    def __init__(
+        self, host: str, port: int, app: WSGIApp, idle_timeout: float = IDLE_TIMEOUT
+    ) -> None:
         self.app = app
+        self.idle_timeout = idle_timeout
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((host, port), Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Close every open connection from this side. Whoever closes first keeps the
+        connection's TIME-WAIT: on this side it holds nothing; on a client's side (a Lambda
+        worker stopped with the emulator) it would hold that client's ephemeral port for a
+        minute, and no server could listen there meanwhile."""
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection error from %s", client_address, exc_info=True)

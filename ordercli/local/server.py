@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         server.serve_forever()
     finally:
+        server.close_connections()  # before the workers go: see close_connections
         poller.stop()
         pool.shutdown()
     sys.exit(0)

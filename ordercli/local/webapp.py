@@ -80,7 +80,7 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
         return str(current["url"])
     stop(state)
     port = web_port()
-    if control.port_open(port):
+    if control.port_taken(port):
         raise OrderCliError(
             f"Port {port} for the local web app is in use by another program.",
             hint="Set ORDERCLI_WEB_PORT to a free port, or use --no-web.",
