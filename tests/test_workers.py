@@ -103,3 +103,32 @@ def test_a_timed_out_invocation_frees_its_slot_for_the_next(pool: WorkerPool) ->
         o.errored and json.loads(o.payload)["errorType"] == "Sandbox.Timedout" for o in outcomes
     )
     assert not pool.invoke(fv, code, "{}").errored
+
+
+def test_a_burst_starts_one_cold_worker_at_a_time(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from ordercli.local import workers
+
+    starting, most = [0], [0]
+    lock = threading.Lock()
+
+    class CountedWorker(workers.Worker):
+        def __init__(self, *args: object) -> None:
+            with lock:
+                starting[0] += 1
+                most[0] = max(most[0], starting[0])
+            time.sleep(0.2)  # widen the window in which starts could overlap
+            super().__init__(*args)  # type: ignore[arg-type]
+            with lock:
+                starting[0] -= 1
+
+    monkeypatch.setattr(workers, "Worker", CountedWorker)
+    code = code_zip(1)
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        results = list(ex.map(lambda _: call(pool, code, sleep=0.3), range(6)))
+    assert len(results) == 6
+    assert most[0] == 1
+    assert len({r["pid"] for r in results}) == 2  # the cap is still reached

@@ -2,6 +2,7 @@
 pipe, one at a time. Standard library only: it must start fast and owe nothing to the server.
 
 Protocol (both directions): 4-byte big-endian length, then a JSON object.
+  child  -> {"ready": true}  once, when the handler is imported (or failed to import)
   parent -> {"id": request id, "event": str (JSON), "deadline_ms": epoch ms}
   child  -> {"ok": bool, "payload": str (JSON), "logs": [str, ...]}
 """
@@ -126,6 +127,7 @@ def main() -> None:
         handler = getattr(importlib.import_module(module_name), func_name)
     except Exception as exc:  # reported on every invocation, as Lambda does
         import_error = _error(exc, "Runtime.ImportModuleError")
+    write_message(out_fd, {"ready": True})
     while True:
         request = read_message(in_fd)
         if request is None:
