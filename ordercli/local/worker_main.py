@@ -22,10 +22,10 @@ from typing import Any
 
 
 def read_message(fd: int) -> dict[str, Any] | None:
-    head = read_exact(fd, 4)
+    head = _read_exact(fd, 4)
     if head is None:
         return None
-    body = read_exact(fd, struct.unpack(">I", head)[0])
+    body = _read_exact(fd, struct.unpack(">I", head)[0])
     return None if body is None else json.loads(body)
 
 
@@ -41,7 +41,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def read_exact(fd: int, n: int) -> bytes | None:
+def _read_exact(fd: int, n: int) -> bytes | None:
     chunks = []
     while n:
         chunk = os.read(fd, n)

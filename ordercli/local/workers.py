@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ordercli.local.worker_main import read_exact, write_message
+from ordercli.local.worker_main import write_message
 
 MAX_WORKERS_PER_FUNCTION = 8
 INIT_TIMEOUT = 10.0  # seconds, as Lambda limits a function's init phase
@@ -115,6 +115,7 @@ class Worker:
         os.close(from_child_w)
         self.dead = False  # set once an invocation finds it gone, or it is closed
         self._closed = False
+        self._pending = b""  # bytes read past the last message
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -122,10 +123,8 @@ class Worker:
         a cold start counts as one until the worker can serve. A worker that never says so
         is found out by its first invocation."""
         ready, _, _ = select.select([self._from_child], [], [], INIT_TIMEOUT)
-        if ready:
-            message = read_reply(self._from_child)
-            if message is None:
-                self.close(kill=True)
+        if ready and self._read_reply() is None:
+            self.close(kill=True)
 
     def invoke(self, event: str, request_id: str) -> Outcome | None:
         """One invocation; None if the worker had to be killed (timeout) or died during it.
@@ -144,11 +143,26 @@ class Worker:
         reply: dict[str, Any] | None = {"ready": True}
         while reply is not None and "ready" in reply:  # a late ready from a slow init
             ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
-            reply = read_reply(self._from_child) if ready else None
+            reply = self._read_reply() if ready else None
         if reply is None:
             self.close(kill=True)
             return None
         return Outcome(reply["payload"], not reply["ok"], reply["logs"], self.stream)
+
+    def _read_reply(self) -> dict[str, Any] | None:
+        """The next framed message, usually in a single read (each read is a point where,
+        under load, the server's thread waits for the interpreter lock again); bytes past
+        it are kept for the next call. None if the worker closed its end."""
+        data = self._pending
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+            chunk = os.read(self._from_child, 65536)
+            if not chunk:
+                return None
+            data += chunk
+        size = struct.unpack(">I", data[:4])[0]
+        self._pending = data[4 + size :]
+        message: dict[str, Any] = json.loads(data[4 : 4 + size])
+        return message
 
     def close(self, kill: bool = False) -> None:
         """Idempotent: a pipe's fd number is reused by the next pipe made, so it must be
@@ -168,25 +182,6 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-
-def read_reply(fd: int) -> dict[str, Any] | None:
-    """One framed message, usually in a single read (each read is a point where, under
-    load, the server's thread waits for the interpreter lock again)."""
-    data = os.read(fd, 65536)
-    if len(data) < 4:
-        rest = read_exact(fd, 4 - len(data)) if data else None
-        if rest is None:
-            return None
-        data += rest
-    size = struct.unpack(">I", data[:4])[0]
-    if len(data) < 4 + size:
-        rest = read_exact(fd, 4 + size - len(data))
-        if rest is None:
-            return None
-        data += rest
-    message: dict[str, Any] = json.loads(data[4 : 4 + size])
-    return message
 
 
 Handoff = queue.SimpleQueue["Worker | None"]  # a released worker, or None: a free slot
