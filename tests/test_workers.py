@@ -132,3 +132,15 @@ def test_a_burst_starts_one_cold_worker_at_a_time(
     assert len(results) == 6
     assert most[0] == 1
     assert len({r["pid"] for r in results}) == 2  # the cap is still reached
+
+
+def test_a_worker_slower_to_init_than_the_init_wait_still_answers(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ordercli.local import workers
+
+    monkeypatch.setattr(workers, "INIT_TIMEOUT", 0.05)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "import time\ntime.sleep(0.5)\nVERSION = 3\n" + HANDLER)
+    assert call(pool, buf.getvalue())["version"] == 3
