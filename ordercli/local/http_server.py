@@ -2,9 +2,9 @@
 
 moto's own server runs werkzeug's development server, which closes the connection after
 every response: each request then pays a TCP handshake and a new thread, on the one core
-the emulator's Python has (measured under the order pipeline's load: about a third of the
-server's time, and 5,000 sockets in TIME-WAIT after 2,000 requests). boto3 keeps its
-connections, so here one thread serves every request of a connection.
+the emulator's Python has (measured: a trivial request cost the server 1.3 ms of CPU, 0.6 ms
+here, and 2,000 requests left 5,000 sockets in TIME-WAIT). boto3 keeps its connections, so
+here one thread serves every request of a connection.
 
 Each request's whole body is read before the app runs and each response is buffered whole,
 so the next request on a connection always starts at a request line."""

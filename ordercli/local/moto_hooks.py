@@ -12,8 +12,11 @@ What it changes, and why (facts measured on moto 5.2.5):
 - Speed (see benchmarks/): moto's SQS recomputes every approximate count, scanning every
   message with a datetime-based clock, on each send and receive, and deletes by rebuilding the
   whole list; its Step Functions interpreter parses the definition again for each execution,
-  builds a new boto3 client for each Task state and calls Lambda back over HTTP; and it keeps
-  every thread it started in a list that is never emptied.
+  builds a new boto3 client for each Task state and calls Lambda back over HTTP, starts a
+  thread per execution, program and Task state with `Thread.start` (which waits for the new
+  thread to run), deep-copies state data at every step, and keeps every thread it started in
+  a list that is never emptied. Its request handling redoes fixed work on every request
+  (service lookup by host, method lists, action names, request ids).
 """
 
 from __future__ import annotations
@@ -512,8 +515,8 @@ def quick_thread_starts() -> None:
 
 
 def speed_up_stepfunctions() -> None:
-    """Parse each definition once; call Lambda in-process; index executions by name; keep
-    finished executions small; copy state data faster.
+    """Parse each definition once; call Lambda in-process; start threads without waiting;
+    copy state data faster; index executions by name; keep finished executions small.
     Importing the interpreter costs about a second (it pulls in moto's EC2 and Batch), so
     the server does this right after it starts listening, not before."""
     check_stepfunctions_hook_points()
