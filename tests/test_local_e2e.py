@@ -118,6 +118,20 @@ def test_original_readme_workflow_check_works_with_plain_start_execution(
     assert d["status"] == "SUCCEEDED" or d.get("error") == "PaymentDeclined"
 
 
+def test_unnamed_executions_get_distinct_uuid_names_as_on_aws(
+    local: dict[str, str], deployed: str
+) -> None:
+    import uuid
+
+    sfn = client(local, "stepfunctions")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:e2e-OrderProcessingWorkflow"
+    order = '{"order":{"orderId":"unnamed-1","amount":100}}'
+    arns = [sfn.start_execution(stateMachineArn=arn, input=order)["executionArn"] for _ in "ab"]
+    names = [a.rsplit(":", 1)[1] for a in arns]
+    assert names[0] != names[1]
+    assert all(str(uuid.UUID(n)) == n for n in names)
+
+
 def test_lambda_log_lines_reach_the_log_group(local: dict[str, str], deployed: str) -> None:
     logs = client(local, "logs")
     events = logs.filter_log_events(logGroupName="/aws/lambda/e2e-ValidateOrder")["events"]

@@ -8,7 +8,8 @@ What it changes, and why (facts measured on moto 5.2.5):
 - SQS dispatches event source mappings inside `Queue.add_message` (the sender waits for the
   Lambda, one record per invocation, batchItemFailures ignored, no polling). We turn that
   off and let our poller consume the queue as Lambda's service does.
-- Step Functions runs executions only with `execute_state_machine` switched on.
+- Step Functions runs executions only with `execute_state_machine` switched on, and names an
+  execution started without a name `None` (the next such one collides).
 - Speed (see benchmarks/): moto's SQS recomputes every approximate count, scanning every
   message with a datetime-based clock, on each send and receive, and deletes by rebuilding the
   whole list; its Step Functions interpreter parses the definition again for each execution,
@@ -98,10 +99,12 @@ def check_stepfunctions_hook_points() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     problems = _missing(
         (
+            (StepFunctionsParserBackend, "start_execution"),
             (StateMachine, "_handle_name_input_idempotency"),
             (StepFunctionBackend, "describe_execution"),
             (BaseExecutionWorkerCommunication, "terminated"),
@@ -514,12 +517,31 @@ def quick_thread_starts() -> None:
     execution_worker.Thread = QuickThread
 
 
+def name_unnamed_executions() -> None:
+    """moto names an execution started without a name `None`, so the next unnamed one
+    collides with it; AWS names each with a new UUID, and so does this."""
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *a: Any, **k: Any
+    ) -> Any:
+        return start(self, state_machine_arn, name or str(uuid.uuid4()), *a, **k)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
 def speed_up_stepfunctions() -> None:
-    """Parse each definition once; call Lambda in-process; start threads without waiting;
-    copy state data faster; index executions by name; keep finished executions small.
+    """Name unnamed executions as AWS does; parse each definition once; call Lambda
+    in-process; start threads without waiting; copy state data faster; index executions by
+    name; keep finished executions small.
     Importing the interpreter costs about a second (it pulls in moto's EC2 and Batch), so
     the server does this right after it starts listening, not before."""
     check_stepfunctions_hook_points()
+    name_unnamed_executions()
     fast_state_copies()
     quick_thread_starts()
     index_executions()
