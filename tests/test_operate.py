@@ -163,6 +163,14 @@ def test_wait_follows_executions_by_name(make_ctx: MakeCtx) -> None:
     assert r.status == "ABORTED"
 
 
+@pytest.mark.parametrize(
+    "left, pace, seconds",
+    [(10, 0.0, 0.25), (1000, 0.0, 1.0), (100, 1000.0, 0.25), (1000, 100.0, 1.0), (100, 100.0, 0.5)],
+)
+def test_polls_come_as_often_as_the_pace_calls_for(left: int, pace: float, seconds: float) -> None:
+    assert submit.next_poll(left, pace) == seconds
+
+
 def test_wait_lists_a_large_run_then_describes_the_last_few(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("op")
     deploy.up(ctx)

@@ -193,9 +193,9 @@ def wait_for(
     clock_slack: float = 60.0,
 ) -> None:
     """Follow sent orders until every one has a terminal execution or time runs out.
-    While many are running, each poll lists the executions the run started (a large run
-    is polled less often); once few are left, each poll describes just those, often: the
-    last order is seen finishing within a quarter second, not up to a slow poll later."""
+    While many are running, each poll lists the executions the run started, as often as the
+    pace of the run calls for (next_poll); once few are left, each poll describes just
+    those, every quarter second, so the end of a run is seen soon after it comes."""
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
     sent = [r.sent_at for r in results if r.sent_at is not None]
     # Executions are listed back to the run's first send, less the skew there may be
