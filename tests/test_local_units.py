@@ -69,7 +69,12 @@ def fast_sqs(mocked: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     import moto.sqs.models as sqs_models
 
     # speed_up_sqs patches moto for the whole process: note the originals so they come back
-    for name in ("unix_time_millis", "unix_time", "camelcase_to_underscores"):
+    for name in (
+        "unix_time_millis",
+        "unix_time",
+        "camelcase_to_underscores",
+        "generate_receipt_handle",
+    ):
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
     for name in (
         "approximate_number_of_messages",
@@ -104,6 +109,9 @@ def test_fast_receive_batches_hides_and_redrives_like_sqs(fast_sqs: Any) -> None
     assert [m.body for m in first] == [f"m{i}" for i in range(10)]
     assert [m.body for m in moto_hooks.receive(queue, 10)] == [f"m{i}" for i in range(10, 15)]
     assert moto_hooks.receive(queue, 10) == []  # all in flight
+    handles = {m.receipt_handle for m in first}
+    assert len(handles) == 10  # 185 lowercase letters each, as moto draws them
+    assert all(len(h) == 185 and h.isalpha() and h.islower() for h in handles)
     for m in first[1:]:
         moto_hooks.delete(queue, m)
     queue._ordercli_counts = None

@@ -64,6 +64,7 @@ def check_core_hook_points() -> None:
     """Raise if a moto internal the server needs at start (Lambda, SQS, Logs) has moved."""
     import moto.backends
     import moto.core.responses
+    import moto.sqs.models
     from moto.awslambda.models import LambdaFunction, lambda_backends
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
@@ -76,6 +77,7 @@ def check_core_hook_points() -> None:
             (Queue, "add_message"),
             (Queue, "messages"),
             (Queue, "approximate_number_of_messages"),
+            (moto.sqs.models, "generate_receipt_handle"),
             (moto.backends, "list_of_moto_modules"),
             (moto.core.responses, "method_names_from_class"),
             (moto.core.responses, "camelcase_to_underscores"),
@@ -309,7 +311,8 @@ def _counts(queue: Any) -> tuple[int, int, int]:
 
 
 def speed_up_sqs() -> None:
-    """A plain clock instead of a datetime round trip per message, and cached counts."""
+    """A plain clock instead of a datetime round trip per message, cached counts, and
+    receipt handles drawn in one call."""
     import moto.sqs.models as sqs_models
 
     sqs_models.unix_time_millis = _now_ms  # type: ignore[assignment]
@@ -318,6 +321,12 @@ def speed_up_sqs() -> None:
         sqs_models.camelcase_to_underscores
     )
     sqs_models.unix_time = time.time  # type: ignore[assignment]
+    # A receipt handle is 185 random letters, drawn one random.choice at a time: one call.
+    from moto.moto_api._internal import mock_random
+
+    sqs_models.generate_receipt_handle = lambda: "".join(
+        mock_random.choices(string.ascii_lowercase, k=185)
+    )
     Queue = sqs_models.Queue
     Queue.approximate_number_of_messages = property(lambda q: _counts(q)[0])  # type: ignore[assignment]
     Queue.approximate_number_of_messages_not_visible = property(lambda q: _counts(q)[1])  # type: ignore[assignment]
