@@ -163,6 +163,38 @@ def test_wait_follows_executions_by_name(make_ctx: MakeCtx) -> None:
     assert r.status == "ABORTED"
 
 
+def test_wait_lists_back_only_to_the_oldest_order_still_waiting(make_ctx: MakeCtx) -> None:
+    import datetime
+
+    def at(t: float) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(t, tz=datetime.UTC)
+
+    done = [submit.OrderResult(f"old-{i}", "SUCCEEDED", sent_at=0.0) for i in range(5)]
+    late = [submit.OrderResult(f"new-{i}", "QUEUED", sent_at=1000.0) for i in range(26)]
+    pages = [
+        [{"name": r.order_id, "status": "RUNNING", "startDate": at(1000.5)} for r in late],
+        [{"name": f"older-{i}", "status": "SUCCEEDED", "startDate": at(500.0)} for i in range(3)],
+        [{"name": f"oldest-{i}", "status": "SUCCEEDED", "startDate": at(1.0)} for i in range(3)],
+    ]
+    served: list[int] = []
+
+    class Paginator:
+        def paginate(self, **kwargs: Any) -> Any:
+            for i, page in enumerate(pages):
+                served.append(i)
+                yield {"executions": page}
+
+    class Sfn:
+        def get_paginator(self, name: str) -> Paginator:
+            return Paginator()
+
+    submit.wait_for(
+        Sfn(), make_ctx("op").names, done + late, timeout=0, sleep=lambda s: None, clock_slack=1
+    )
+    assert {r.status for r in late} == {"RUNNING"}
+    assert served == [0, 1]  # the first send of the run (t=0) would have read every page
+
+
 @pytest.mark.parametrize(
     "left, pace, seconds",
     [(10, 0.0, 0.25), (1000, 0.0, 1.0), (100, 1000.0, 0.25), (1000, 100.0, 1.0), (100, 100.0, 0.5)],

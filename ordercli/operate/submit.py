@@ -197,10 +197,6 @@ def wait_for(
     pace of the run calls for (next_poll); once few are left, each poll describes just
     those, every quarter second, so the end of a run is seen soon after it comes."""
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
-    sent = [r.sent_at for r in results if r.sent_at is not None]
-    # Executions are listed back to the run's first send, less the skew there may be
-    # between this machine's clock and the service's.
-    since = min(sent) - clock_slack if sent else None
     deadline = time.monotonic() + timeout
     total = len(waiting)
     last_poll, last_waiting = time.monotonic(), total
@@ -210,8 +206,12 @@ def wait_for(
             if detailed:
                 found = described(sfn, names, list(waiting), pool)
             else:
-                # Small pages: the listing stops soon after it passes the run's first
-                # send, without the service serializing older history.
+                # Newest first, in small pages, back to the first send of an order still
+                # waiting (less the skew there may be between this machine's clock and the
+                # service's): no order still waiting started before it, so the listing
+                # shrinks as the run ends, and older history is never serialized.
+                sent = [r.sent_at for r in waiting.values() if r.sent_at is not None]
+                since = min(sent) - clock_slack if sent else None
                 found = list_executions(sfn, names, since, page_size=100)
             finished = [
                 waiting.pop(order_id)
