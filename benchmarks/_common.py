@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent
+# The benchmarks' stack ("bench") on the local account and region, as ordercli names it.
+BENCH_STATE_MACHINE = (
+    "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
+)
 ORDERCLI = str(BIN / "ordercli")
 
 

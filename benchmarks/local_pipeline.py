@@ -15,7 +15,7 @@ import statistics
 import time
 from typing import Any
 
-from _common import client, local_emulator, row, run_ordercli, up_local
+from _common import BENCH_STATE_MACHINE, client, local_emulator, row, run_ordercli, up_local
 
 
 def rss_mb(pid: int) -> float:
@@ -51,14 +51,11 @@ def orders(env: dict[str, str], n: int, sfn: Any = None) -> tuple[float, float]:
     if sfn is None:
         return wall, wall
     ids = {o["orderId"] for o in report["orders"]}
-    arn = next(
-        m["stateMachineArn"]
-        for m in sfn.list_state_machines()["stateMachines"]
-        if m["name"] == "bench-OrderProcessingWorkflow"
-    )
     last_stop = max(
         e["stopDate"].timestamp()
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=BENCH_STATE_MACHINE
+        )
         for e in page["executions"]
         if e["name"] in ids
     )

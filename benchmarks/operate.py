@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from _common import (
+    BENCH_STATE_MACHINE,
     ORDERCLI,
     client,
     fake_aws_env,
@@ -101,11 +102,12 @@ def drained(endpoint: str) -> None:
     from the same idle pipeline (the orders sent also flow through it while sending)."""
     sqs, sfn = client("sqs", endpoint), client("stepfunctions", endpoint)
     url = sqs.get_queue_url(QueueName="bench-orders")["QueueUrl"]
-    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     while True:
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)
+        running = sfn.list_executions(
+            stateMachineArn=BENCH_STATE_MACHINE, statusFilter="RUNNING", maxResults=1
+        )
         if not any(int(v) for v in attrs.values()) and not running["executions"]:
             return
         time.sleep(0.5)
@@ -142,10 +144,9 @@ def status_figure() -> None:
         env = fake_aws_env(endpoint)
         run_ordercli(env, "up", "--stack", "bench", "--no-web")
         sfn = client("stepfunctions", endpoint)
-        arn = "arn:aws:states:us-east-1:123456789012:stateMachine:bench-OrderProcessingWorkflow"
 
         def start(i: int) -> None:
-            sfn.start_execution(stateMachineArn=arn, name=f"o{i:05d}", input="{}")
+            sfn.start_execution(stateMachineArn=BENCH_STATE_MACHINE, name=f"o{i:05d}", input="{}")
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(start, range(10_000)))

@@ -169,13 +169,14 @@ def environ_for(request: Request, server: Any, client: tuple[str, int]) -> dict[
         if "_" in name:
             continue
         key = name.upper().replace("-", "_")
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"):
-            if key == "CONTENT_TYPE":
-                environ[key] = value
+        if key == "CONTENT_TYPE":
+            environ[key] = value
             continue
+        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            continue  # the body is read whole and dechunked: its length is set below
         key = "HTTP_" + key
         environ[key] = f"{environ[key]},{value}" if key in environ else value
-    environ["CONTENT_LENGTH"] = str(len(request.body))  # the body is read whole, dechunked
+    environ["CONTENT_LENGTH"] = str(len(request.body))
     return environ
 
 
@@ -251,7 +252,7 @@ class Handler(socketserver.StreamRequestHandler):
         try:
             while self.handle_one():
                 pass
-        except (ConnectionError, TimeoutError, OSError):
+        except OSError:  # reset, broken pipe, idle timeout
             pass  # the client went away or sat idle: nothing to answer
 
     def handle_one(self) -> bool:

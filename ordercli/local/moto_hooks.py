@@ -52,6 +52,15 @@ def _missing(pairs: tuple[tuple[Any, str], ...]) -> list[str]:
     ]
 
 
+def _not_one_of(
+    owner: Any, attr: str, allowed: tuple[Any, ...], label: str | None = None
+) -> list[str]:
+    """[owner.attr] unless it is one of `allowed` (moto's original or our replacement)."""
+    if getattr(owner, attr, None) in allowed:
+        return []
+    return [label or f"{getattr(owner, '__name__', owner)}.{attr}"]
+
+
 def _raise_if(problems: list[str]) -> None:
     if problems:
         raise RuntimeError(
@@ -119,21 +128,17 @@ def check_stepfunctions_hook_points() -> None:
     if not isinstance(TMP_THREADS, list):
         problems.append("moto.stepfunctions.parser.utils.TMP_THREADS")
     program, execute_state, execution_worker = _thread_starting_modules()
-    if getattr(getattr(program, "threading", None), "Thread", None) not in (
-        threading.Thread,
-        QuickThread,
-    ):
-        problems.append(f"{program.__name__}.threading.Thread")
-    problems += [
-        f"{m.__name__}.Thread"
-        for m in (execute_state, execution_worker)
-        if getattr(m, "Thread", None) not in (threading.Thread, QuickThread)
-    ]
-    problems += [
-        f"{m.__name__}.copy"
-        for m in _copy_using_modules()
-        if getattr(m, "copy", None) not in (copy, FAST_COPY)
-    ]
+    threads = (threading.Thread, QuickThread)
+    problems += _not_one_of(
+        getattr(program, "threading", None),
+        "Thread",
+        threads,
+        f"{program.__name__}.threading.Thread",
+    )
+    for m in (execute_state, execution_worker):
+        problems += _not_one_of(m, "Thread", threads)
+    for m in _copy_using_modules():
+        problems += _not_one_of(m, "copy", (copy, FAST_COPY))
     _raise_if(problems)
 
 
@@ -321,12 +326,8 @@ def speed_up_sqs() -> None:
         sqs_models.camelcase_to_underscores
     )
     sqs_models.unix_time = time.time  # type: ignore[assignment]
-    # A receipt handle is 185 random letters, drawn one random.choice at a time: one call.
-    from moto.moto_api._internal import mock_random
-
-    sqs_models.generate_receipt_handle = lambda: "".join(
-        mock_random.choices(string.ascii_lowercase, k=185)
-    )
+    # A receipt handle is 185 random letters, drawn one random.choice at a time.
+    sqs_models.generate_receipt_handle = lambda: random_text(string.ascii_lowercase, 185)
     Queue = sqs_models.Queue
     Queue.approximate_number_of_messages = property(lambda q: _counts(q)[0])  # type: ignore[assignment]
     Queue.approximate_number_of_messages_not_visible = property(lambda q: _counts(q)[1])  # type: ignore[assignment]
@@ -383,6 +384,14 @@ def _shareable(definition: str) -> bool:
     return all(s.get("Type") not in ("Map", "Parallel") for s in states.values())
 
 
+def random_text(alphabet: str, length: int) -> str:
+    """What moto draws one random.choice per character for, in one call to the same
+    generator (so moto's seeding still governs it)."""
+    from moto.moto_api._internal import mock_random
+
+    return "".join(mock_random.choices(alphabet, k=length))
+
+
 def speed_up_dispatch() -> None:
     """Per-request work in moto's server that gives the same answer every time: listing its
     package directory, finding the backend for a host by trying every service's URL
@@ -390,7 +399,6 @@ def speed_up_dispatch() -> None:
     regexes, and drawing a request id one random character at a time."""
     import moto.backends
     import moto.core.responses as responses
-    from moto.moto_api._internal import mock_random
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     modules = tuple(moto.backends.list_of_moto_modules())
@@ -414,10 +422,9 @@ def speed_up_dispatch() -> None:
         return found
 
     DomainDispatcherApplication.get_backend_for_host = cached_backend_for_host  # type: ignore[method-assign]
-    alphabet = string.ascii_letters + string.digits
 
     def request_id(headerdict: dict[str, Any] | None = None) -> str:
-        rid = "".join(mock_random.choices(alphabet, k=52))  # moto's format, one call
+        rid = random_text(string.ascii_letters + string.digits, 52)  # moto's format
         if isinstance(headerdict, dict):
             headerdict["x-amzn-requestid"] = rid
         return rid

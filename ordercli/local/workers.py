@@ -113,8 +113,7 @@ class Worker:
         )
         os.close(to_child_r)
         os.close(from_child_w)
-        self.dead = False  # set once an invocation finds it gone, or it is closed
-        self._closed = False
+        self.dead = False  # closed: its fds are gone, and their numbers may be reused
         self._pending = b""  # bytes read past the last message
         self._wait_ready()
 
@@ -129,7 +128,7 @@ class Worker:
     def invoke(self, event: str, request_id: str) -> Outcome | None:
         """One invocation; None if the worker had to be killed (timeout) or died during it.
         Raises WorkerGone if it was dead before the request reached it."""
-        if self.dead:  # its fds are closed, and their numbers may belong to others now
+        if self.dead:
             raise WorkerGone
         deadline = time.time() + self.fv.timeout
         try:
@@ -167,9 +166,9 @@ class Worker:
     def close(self, kill: bool = False) -> None:
         """Idempotent: a pipe's fd number is reused by the next pipe made, so it must be
         closed once only."""
-        if self.dead and self._closed:
+        if self.dead:
             return
-        self.dead = self._closed = True
+        self.dead = True
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
@@ -305,7 +304,6 @@ class WorkerPool:
             try:
                 outcome = worker.invoke(event, request_id)
             except WorkerGone:  # it died while idle: nothing was run, so use another
-                worker.dead = True
                 self._release(fv, worker)
                 continue
             self._release(fv, worker)

@@ -219,10 +219,12 @@ def wait_for(
                 if order_id in waiting and _record(waiting[order_id], e, detailed)
             ]
             failed = [r for r in finished if r.status != "SUCCEEDED" and not detailed]
-            arns = [names.execution_arn(r.order_id) for r in failed]
-            details = pool.map(lambda a: sfn.describe_execution(executionArn=a), arns)
-            for r, d in zip(failed, details, strict=True):
-                r.error, r.cause = d.get("error"), d.get("cause")
+            details = described(sfn, names, [r.order_id for r in failed], pool)
+            for r in failed:
+                r.error, r.cause = (
+                    details[r.order_id].get("error"),
+                    details[r.order_id].get("cause"),
+                )
             if on_progress:
                 on_progress(total - len(waiting), total)
             now = time.monotonic()
