@@ -348,12 +348,16 @@ def status(
 
 @app.command()
 def tail(
-    order: Annotated[str | None, typer.Option("--order", help="Only this orderId.")] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="Only this orderId (--follow stops when it ends).")
+    ] = None,
     since: Annotated[
-        str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 1d.")
+        str,
+        typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 3d, 1w or ISO 8601."),
     ] = "10m",
-    no_follow: Annotated[
-        bool, typer.Option("--no-follow", help="Print what is there and exit.")
+    follow: Annotated[
+        bool,
+        typer.Option("--follow/--no-follow", "-f", help="Keep printing new lines (Ctrl-C stops)."),
     ] = False,
     stack: Stack = None,
     region: Region = None,
@@ -363,18 +367,19 @@ def tail(
     local: Local = False,
     debug: Debug = False,
 ) -> None:
-    """Follow executions and the Lambdas' log lines, interleaved by time (Ctrl-C stops)."""
+    """Executions and the Lambdas' log lines, interleaved by time; prints and exits, or
+    follows with --follow (as `aws logs tail`)."""
     options = Options(stack, region, profile, config, json, local, debug)
 
     def body(render: Renderer) -> None:
         from ordercli.operate import tail as engine
 
         seconds = engine.parse_since(since)
+        if order is not None:
+            engine.check_order_id(order)
         ctx = _context(options, render)
         try:
-            for line in engine.follow(
-                ctx, since=seconds, order_id=order, keep_following=not no_follow
-            ):
+            for line in engine.follow(ctx, since=seconds, order_id=order, keep_following=follow):
                 render.tail_line(line)
         except KeyboardInterrupt:
             return

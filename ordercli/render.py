@@ -339,12 +339,15 @@ class Renderer:
             + f".{int(line.time * 1000) % 1000:03d}"
         )
         style = {"ok": "green", "fail": "red", "running": "yellow", "info": ""}[line.outcome]
-        self.out.print(
+        text = (
             Text(f"{stamp} ", style="dim")
-            + Text(f"{line.order_id:<26} ", style="cyan")
+            + Text(f"{line.order_id or '-':<26} ", style="cyan")
             + Text(f"{line.step:<18} ")
             + Text(line.message, style=style)
         )
+        if line.message_id:
+            text += Text(f"  (message {line.message_id})", style="dim")
+        self.out.print(text)
 
     # -- dlq -------------------------------------------------------------------
     def dead_letters(self, data: dict[str, Any]) -> None:

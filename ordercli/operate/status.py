@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 from lambda_src.history import steps_from_history
 from ordercli.aws import error_code
 from ordercli.deploy.resources.queue import find_url
-from ordercli.errors import NotFound
+from ordercli.errors import NotFound, UsageError
 from ordercli.names import FUNCTIONS, Names
 
+DEFAULT_STACK = "orders"
 EXECUTION_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 FAILURE_SAMPLE = 50  # failed executions described to rank failure reasons
 STEP_FUNCTION = {  # which function's logs belong under which step
@@ -22,6 +24,35 @@ STEP_FUNCTION = {  # which function's logs belong under which step
     "NotifyOrderInvalid": "SendNotification",
     "NotifyPaymentDeclined": "SendNotification",
 }
+
+
+def command_hint(ctx: Any, command: str) -> str:
+    """`command` with the flags that chose this target and stack, so a hint can be pasted
+    as it is: `ordercli up --local --stack fresh`, not `ordercli up`."""
+    options = ctx.options
+    flags: list[str] = []
+    if ctx.target.is_local:
+        flags.append("--local")
+    if ctx.settings.stack != DEFAULT_STACK:
+        flags += ["--stack", ctx.settings.stack]
+    if not ctx.target.is_local and options.region:
+        flags += ["--region", options.region]
+    if options.profile:
+        flags += ["--profile", options.profile]
+    if options.config:
+        flags += ["--config", options.config]
+    return " ".join([command, *(shlex.quote(f) for f in flags)])
+
+
+def check_order_id(order_id: str) -> str:
+    """An orderId given on the command line, checked by the order model's own rule before any
+    call: a malformed one is bad input (exit 2), not an order that was never seen."""
+    from lambda_src.order import OrderInvalid, parse_order_id
+
+    try:
+        return parse_order_id(order_id)
+    except OrderInvalid as exc:
+        raise UsageError(f"orderId {order_id!r} {exc.message}") from None
 
 
 # -- the stack ---------------------------------------------------------------------------------
