@@ -415,6 +415,32 @@ def dlq(
     run(options, body)
 
 
+@app.command()
+def cost(
+    orders_per_month: Annotated[
+        int,
+        typer.Option("--orders-per-month", min=0, max=1_000_000_000, help="Orders a month."),
+    ] = 10_000,
+    stack: Stack = None,
+    region: Region = None,
+    config: Config = None,
+    json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """The stack's monthly cost as configured, by service, with and without the free tier
+    (an estimate from list prices; no AWS call)."""
+    options = Options(stack, region, None, config, json, False, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli import cost as engine
+        from ordercli.config import load_settings
+
+        settings = load_settings({"stack": stack, "region": region}, config)
+        render.cost_estimate(engine.stack_cost(settings, orders_per_month))
+
+    run(options, body)
+
+
 # -- the local emulator ---------------------------------------------------------------------
 Port = Annotated[
     int | None,

@@ -387,3 +387,67 @@ class Renderer:
                 style="green",
             )
         )
+
+    # -- cost ------------------------------------------------------------------
+    def cost_estimate(self, est: Any) -> None:
+        """`ordercli cost`: one row per priced item, grouped by service, with both totals."""
+        if self.json_mode:
+            self.emit_json(est.to_json())
+            return
+        from ordercli import prices
+
+        self.out.print(
+            Text(
+                f"Estimated monthly cost of stack '{est.stack}' at "
+                f"{est.orders_per_month:,} orders a month",
+                style="bold",
+            )
+        )
+        self.out.print(
+            Text(
+                f"Estimates, not a bill: {prices.REGION} list prices as of {prices.AS_OF}, "
+                "USD, before tax.",
+                style="dim",
+            )
+        )
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("service", overflow="fold")
+        table.add_column("item", overflow="fold")
+        table.add_column("quantity", justify="right")
+        table.add_column("no free tier", justify="right")
+        table.add_column("free tier", justify="right")
+        previous = None
+        for line in est.lines:
+            table.add_row(
+                Text("" if line.service == previous else line.service),
+                Text(line.item),
+                Text(f"{_quantity(line.quantity)} {line.unit}"),
+                Text(_usd(line.usd)),
+                Text(_usd(line.usd_free_tier)),
+            )
+            previous = line.service
+        table.add_section()
+        table.add_row(
+            Text("total", style="bold"),
+            Text(""),
+            Text(""),
+            Text(_usd(est.total), style="bold"),
+            Text(_usd(est.total_free_tier), style="bold"),
+        )
+        self.out.print(table)
+        for note in est.notes:
+            self.out.print(Text(f"- {note}", style="dim"))
+
+
+def _usd(value: float) -> str:
+    if 0 < value < 0.005:
+        return "<$0.01"
+    return f"${value:,.2f}"
+
+
+def _quantity(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
