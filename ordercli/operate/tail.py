@@ -130,6 +130,7 @@ def log_line(
         outcome = (
             "fail"
             if data.get("error")
+            or level in ("WARNING", "ERROR", "CRITICAL")
             or result in ("declined",)
             or (isinstance(result, str) and ":" in result)
             else "ok"
