@@ -321,8 +321,13 @@ def submit(
 @app.command()
 def status(
     order_id: Annotated[
-        str | None, typer.Argument(help="An orderId: show its steps and logs.", show_default=False)
+        str | None,
+        typer.Argument(help="An orderId: show its outcome, steps and logs.", show_default=False),
     ] = None,
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Window of the figures: 30m, 1h, 1d, 1w or ISO 8601."),
+    ] = "1h",
     stack: Stack = None,
     region: Region = None,
     profile: Profile = None,
@@ -331,15 +336,20 @@ def status(
     local: Local = False,
     debug: Debug = False,
 ) -> None:
-    """The stack (resources, queue depths, executions, web app), or one order."""
+    """The stack (resources, queue depths, executions, orders per hour, success rate, latency,
+    errors by function, web app), or one order's outcome."""
     options = Options(stack, region, profile, config, json, local, debug)
 
     def body(render: Renderer) -> None:
         from ordercli.operate import status as engine
+        from ordercli.operate.tail import parse_since
 
+        seconds = parse_since(since)
+        if order_id is not None:
+            engine.check_order_id(order_id)
         ctx = _context(options, render)
         if order_id is None:
-            render.stack_status(engine.stack_status(ctx))
+            render.stack_status(engine.deployed_stack_status(ctx, seconds))
         else:
             render.order_status(engine.order_status(ctx, order_id))
 

@@ -292,21 +292,73 @@ class Renderer:
                     style="dim",
                 )
             )
+        if st.get("monitoring"):
+            self._monitoring(st["monitoring"])
         web = st.get("webapp")
         if web:
             self.out.print(Text(f"web app: {web['url']} ({web['health']})"))
         if st.get("dashboard_url"):
             self.out.print(Text(f"dashboard: {st['dashboard_url']}", style="dim"))
 
+    def _monitoring(self, m: dict[str, Any]) -> None:
+        """The dashboard's figures over the window (`status --since`)."""
+        hours = m["window_seconds"] / 3600
+        window = f"{hours:g} h" if hours >= 1 else f"{m['window_seconds'] / 60:g} min"
+
+        def num(value: float | None, fmt: str) -> str:
+            return "no data" if value is None else format(value, fmt)
+
+        rate = m["payment_success_rate"]
+        lat = m["latency_ms"]
+        self.out.print(Text(f"last {window}:", style="bold"))
+        self.out.print(Text(f"  orders per hour        {num(m['orders_per_hour'], '.1f')}"))
+        self.out.print(
+            Text(
+                "  payment success rate   "
+                + ("no data" if rate is None else f"{rate * 100:.1f}%")
+                + "  (succeeded / finished executions)"
+            )
+        )
+        self.out.print(
+            Text(
+                f"  end-to-end latency     p50 {num(lat['p50'], '.0f')} ms, "
+                f"p95 {num(lat['p95'], '.0f')} ms"
+            )
+        )
+        errors = {k: v for k, v in m["errors_by_function"].items() if v}
+        self.out.print(
+            Text(
+                "  errors by function     "
+                + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "none"),
+                style="red" if errors else "",
+            )
+        )
+
     def order_status(self, o: dict[str, Any]) -> None:
         if self.json_mode:
             self.emit_json(o)
             return
+        outcome = o["outcome"]
         style = STATUS_STYLE.get(o["status"], "")
-        head = Text(f"order {o['orderId']}: ") + Text(o["status"], style=f"bold {style}")
-        if o["error"]:
-            head += Text(f"  {o['error']}: {o['cause'] or ''}", style="red")
+        if o["status"] == "DEAD_LETTERED":
+            style = "red"
+        elif o["status"] == "SUCCEEDED" and not outcome["notified"]:
+            style = "yellow"
+        head = Text(f"order {o['orderId']}: ") + Text(outcome["label"], style=f"bold {style}")
         self.out.print(head)
+        self.out.print(Text(f"  {outcome['message']}"))
+        letter = o.get("dead_letter")
+        if letter:
+            self.out.print(Text(f"  reason: {letter['reason']}", style="red"))
+            if letter["error"]:
+                self.out.print(Text(f"  error: {letter['error']}", style="red"))
+            self.out.print(
+                Text(
+                    f"  message {letter['messageId']}, sent {letter['sent_at'] or '?'}", style="dim"
+                )
+            )
+            self.out.print(Text(letter["hint"], style="dim"))
+            return
         for s in o["steps"]:
             mark = {
                 "succeeded": ("✓", "green"),
@@ -316,15 +368,23 @@ class Renderer:
             dur = "" if s["duration_ms"] is None else f" {s['duration_ms']:.0f} ms"
             line = Text(f"  {mark[0]} ", style=mark[1]) + Text(f"{s['name']}{dur}")
             if s["error"]:
-                line += Text(f"  {s['error']}: {(s['cause'] or '')[:160]}", style="red")
+                cause = f": {s['cause']}" if s["cause"] else ""
+                line += Text(f"  {s['error']}{cause}", style="red")
             self.out.print(line)
             for entry in s["logs"]:
                 message = entry["message"].split("\t")[-1]  # drop Lambda's level/time/request id
                 self.out.print(Text(f"      {message}", style="dim"))
         if o["current_step"]:
             self.out.print(Text(f"running: {o['current_step']}", style="yellow"))
-        if o["output"] is not None:
-            self.out.print(Text("output: ", style="dim") + Text(json.dumps(o["output"])[:400]))
+        payment = (o["output"] or {}).get("payment") if isinstance(o["output"], dict) else None
+        if isinstance(payment, dict):
+            self.out.print(
+                Text(
+                    f"payment: {payment.get('status')} {payment.get('amount', '')} "
+                    f"(transaction {payment.get('transactionId')})",
+                    style="dim",
+                )
+            )
 
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:

@@ -201,7 +201,7 @@ def test_not_deployed_stack_is_an_error_naming_the_flags(make_ctx: MakeCtx) -> N
     make_ctx("fresh")
     result = CliRunner().invoke(app, ["tail", "--stack", "fresh", "--region", REGION])
     assert result.exit_code == 1
-    assert "stack 'fresh'" in result.stderr and "is not deployed" in result.stderr
+    assert "Stack 'fresh' is not deployed" in result.stderr
     assert f"ordercli up --stack fresh --region {REGION}" in result.stderr
 
 

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 from ordercli.aws import error_code
 from ordercli.errors import AwsError, NotFound, UsageError
 from ordercli.names import FUNCTIONS
-from ordercli.operate.status import check_order_id, command_hint, list_executions
+from ordercli.operate.status import (
+    check_order_id,
+    command_hint,
+    list_executions,
+    not_deployed,
+)
 
 __all__ = ["Line", "check_order_id", "follow", "log_line", "parse_since"]
 
@@ -154,16 +159,12 @@ class Follower:
         self.order_ended = False  # the followed order was seen terminal
 
     def _not_deployed(self, gone: bool) -> NotFound:
-        names = self.ctx.names
-        where = f"stack '{self.ctx.settings.stack}' on {self.ctx.target.label}"
-        if gone:
-            return NotFound(
-                f"The state machine {names.state_machine} is gone: {where} was deleted.",
-                hint=f"`{command_hint(self.ctx, 'ordercli up')}` deploys it again.",
-            )
+        if not gone:
+            return not_deployed(self.ctx)
         return NotFound(
-            f"The {where} is not deployed (no state machine {names.state_machine}).",
-            hint=f"`{command_hint(self.ctx, 'ordercli up')}` deploys it.",
+            f"The state machine {self.ctx.names.state_machine} is gone: stack "
+            f"'{self.ctx.settings.stack}' on {self.ctx.target.label} was deleted.",
+            hint=f"`{command_hint(self.ctx, 'ordercli up')}` deploys it again.",
         )
 
     def check_deployed(self, gone: bool = False) -> None:
