@@ -149,10 +149,22 @@ class Monitoring:
 
 
 def monitoring(ctx: Any, since: float) -> Monitoring:
-    """The figures read with GetMetricData (the same queries on both targets)."""
+    """The figures read with GetMetricData (the same queries on both targets; the reader is
+    shared with the web app's /dashboard)."""
+    from datetime import timedelta
+
     from ordercli.operate import metrics
 
-    return metrics.read(ctx, since)
+    m = metrics.read(ctx.aws.client("cloudwatch"), ctx.names, timedelta(seconds=since))
+    rate = m.payment_success_rate  # a percentage there
+    return Monitoring(
+        window_seconds=since,
+        orders_per_hour=m.orders_per_hour,
+        payment_success_rate=None if rate is None else rate / 100,
+        latency_p50_ms=m.latency_p50_ms,
+        latency_p95_ms=m.latency_p95_ms,
+        errors_by_function=m.errors_by_function,
+    )
 
 
 def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
