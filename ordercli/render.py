@@ -254,8 +254,6 @@ class Renderer:
         if self.json_mode:
             self.emit_json(st)
             return
-        if not st["deployed"]:
-            self.out.print(Text("Stack is not deployed (run `ordercli up`).", style="yellow"))
         table = Table(show_edge=False, pad_edge=False, title="Resources", title_justify="left")
         for col in ("state", "kind", "resource", "detail"):
             table.add_column(col)
@@ -305,8 +303,8 @@ class Renderer:
         hours = m["window_seconds"] / 3600
         window = f"{hours:g} h" if hours >= 1 else f"{m['window_seconds'] / 60:g} min"
 
-        def num(value: float | None, fmt: str) -> str:
-            return "no data" if value is None else format(value, fmt)
+        def num(value: float | None, fmt: str, unit: str = "") -> str:
+            return "no data" if value is None else format(value, fmt) + unit
 
         rate = m["payment_success_rate"]
         lat = m["latency_ms"]
@@ -321,8 +319,8 @@ class Renderer:
         )
         self.out.print(
             Text(
-                f"  end-to-end latency     p50 {num(lat['p50'], '.0f')} ms, "
-                f"p95 {num(lat['p95'], '.0f')} ms"
+                f"  end-to-end latency     p50 {num(lat['p50'], '.0f', ' ms')}, "
+                f"p95 {num(lat['p95'], '.0f', ' ms')}"
             )
         )
         errors = {k: v for k, v in m["errors_by_function"].items() if v}
