@@ -431,22 +431,41 @@ def cost(
         int,
         typer.Option("--orders-per-month", min=0, max=1_000_000_000, help="Orders a month."),
     ] = 10_000,
+    measured: Annotated[
+        bool,
+        typer.Option(
+            "--measured", help="Lambda durations from the stack's last day of logs, not assumed."
+        ),
+    ] = False,
     stack: Stack = None,
     region: Region = None,
+    profile: Profile = None,
     config: Config = None,
     json: Json = False,
+    local: Local = False,
     debug: Debug = False,
 ) -> None:
     """The stack's monthly cost as configured, by service, with and without the free tier
-    (an estimate from list prices; no AWS call)."""
-    options = Options(stack, region, None, config, json, False, debug)
+    (an estimate from list prices; no AWS call unless --measured)."""
+    options = Options(stack, region, profile, config, json, local, debug)
 
     def body(render: Renderer) -> None:
         from ordercli import cost as engine
         from ordercli.config import load_settings
 
         settings = load_settings({"stack": stack, "region": region}, config)
-        render.cost_estimate(engine.stack_cost(settings, orders_per_month))
+        durations, source = None, "assumed"
+        if measured:
+            ctx = _context(options, render)
+            durations = engine.measure_durations(ctx)
+            source = f"measured on {ctx.target.label} over the last day" + (
+                "" if len(durations) == 4 else "; assumed where no invocation was logged"
+            )
+        render.cost_estimate(
+            engine.stack_cost(
+                settings, orders_per_month, durations_ms=durations, durations_source=source
+            )
+        )
 
     run(options, body)
 

@@ -284,6 +284,53 @@ def _webapp(settings: Any, add: Callable[..., None]) -> list[str]:
     ]
 
 
+REPORT_DURATION = re.compile(r"(?:Billed Duration|Duration): ([0-9.]+) ms")
+MEASURE_HOURS = 24
+MEASURE_SAMPLE = 500  # REPORT lines read per function, at most
+
+
+def billed_ms(report_line: str) -> float | None:
+    """The billed milliseconds of a Lambda REPORT line (AWS's `Billed Duration`, or the
+    duration rounded up to the millisecond as Lambda bills it where only that is given)."""
+    billed = re.search(r"Billed Duration: ([0-9.]+) ms", report_line)
+    if billed:
+        return float(billed.group(1))
+    m = REPORT_DURATION.search(report_line)
+    return float(math.ceil(float(m.group(1)))) if m else None
+
+
+def measure_durations(ctx: Any, now_ms: int | None = None) -> dict[str, float]:
+    """Mean billed ms per invocation of each function over the last day, from the REPORT lines
+    in its log group (a sample of the first MEASURE_SAMPLE). Functions with none are left out."""
+    import time
+
+    from ordercli.aws import error_code
+    from ordercli.names import FUNCTIONS
+
+    logs = ctx.aws.client("logs")
+    end = now_ms if now_ms is not None else int(time.time() * 1000)
+    out: dict[str, float] = {}
+    for fn in FUNCTIONS:
+        values: list[float] = []
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=ctx.names.log_group(fn),
+                startTime=end - MEASURE_HOURS * 3600 * 1000,
+                endTime=end,
+                filterPattern='"REPORT RequestId"',
+            )
+            for page in pages:
+                values += [v for e in page["events"] if (v := billed_ms(e["message"])) is not None]
+                if len(values) >= MEASURE_SAMPLE:
+                    break
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        if values:
+            out[fn] = round(sum(values[:MEASURE_SAMPLE]) / len(values[:MEASURE_SAMPLE]), 1)
+    return out
+
+
 def workflow_definition() -> dict[str, Any]:
     """The state machine as `up` deploys it (placeholders left in: only the shape counts)."""
     import json

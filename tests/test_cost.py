@@ -4,6 +4,7 @@ here (prices written out, not read from ordercli/prices.py), and what the config
 from __future__ import annotations
 
 import copy
+import time
 import json
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,37 @@ def test_cli_bad_input_is_exit_2(tmp_path: Path) -> None:
     cfg.write_text("lambda:\n  memory: 64\n")
     result = CliRunner().invoke(app, ["cost", "--config", str(cfg)])
     assert result.exit_code == 2 and "lambda.memory" in result.stderr
+
+
+def test_billed_ms_from_report_lines() -> None:
+    aws = "REPORT RequestId: r\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB"
+    assert cost.billed_ms(aws) == 13
+    assert cost.billed_ms("REPORT RequestId: r\tDuration: 4.01 ms") == 5  # rounded up, as billed
+    assert cost.billed_ms("START RequestId: r") is None
+
+
+def test_measured_durations_come_from_the_stack_logs(make_ctx: Any) -> None:
+    import boto3
+
+    from ordercli.deploy import stack as deploy
+
+    ctx = make_ctx("ms")
+    deploy.up(ctx)
+    logs = boto3.client("logs", region_name="us-east-1")
+    group = "/aws/lambda/ms-ProcessPayment"
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now - 2000, "message": "START RequestId: a"},
+            {"timestamp": now - 1000, "message": "REPORT RequestId: a\tBilled Duration: 30 ms"},
+            {"timestamp": now - 500, "message": "REPORT RequestId: b\tBilled Duration: 50 ms"},
+        ],
+    )
+    measured = cost.measure_durations(ctx, now_ms=now)
+    assert measured == {"ProcessPayment": 40.0}
+    est = cost.stack_cost(settings(), ORDERS, durations_ms=measured, durations_source="measured")
+    assert est.durations_ms["ProcessPayment"] == 40.0
+    assert est.durations_ms["ValidateOrder"] == cost.ASSUMED_MS["ValidateOrder"]
