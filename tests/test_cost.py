@@ -4,8 +4,8 @@ here (prices written out, not read from ordercli/prices.py), and what the config
 from __future__ import annotations
 
 import copy
-import time
 import json
+import time
 from pathlib import Path
 from typing import Any
 
