@@ -32,7 +32,7 @@ def by_item(est: cost.Estimate) -> dict[str, tuple[float, float]]:
 def test_ten_thousand_orders_by_hand() -> None:
     est = cost.stack_cost(settings(), ORDERS)
     # Step Functions: the success path ValidateOrder > ProcessPayment > SendNotification >
-    # OrderComplete enters 4 states: 40,000 transitions at $0.025 per 1,000; 4,000 free.
+    # OrderConfirmed enters 4 states: 40,000 transitions at $0.025 per 1,000; 4,000 free.
     sfn = 40_000 * 0.025 / 1000
     sfn_free = (40_000 - 4_000) * 0.025 / 1000
     # SQS: 3 requests an order plus 5 pollers x 20 s long polls x 730 h = 657,000; $0.40/M,
@@ -78,7 +78,7 @@ def test_ten_thousand_orders_by_hand() -> None:
         "ValidateOrder",
         "ProcessPayment",
         "SendNotification",
-        "OrderComplete",
+        "OrderConfirmed",
     )
 
 
@@ -130,7 +130,7 @@ def test_an_unpriced_instance_type_is_named_not_guessed() -> None:
 def test_transitions_are_counted_from_the_definition() -> None:
     definition = cost.workflow_definition()
     longer = copy.deepcopy(definition)
-    longer["States"]["Audit"] = {"Type": "Pass", "Next": "OrderComplete"}
+    longer["States"]["Audit"] = {"Type": "Pass", "Next": "OrderConfirmed"}
     longer["States"]["SendNotification"]["Next"] = "Audit"
     est = cost.estimate(settings(), longer, ORDERS)
     assert len(est.success_path) == 5 and "Audit" in est.success_path

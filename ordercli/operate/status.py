@@ -25,6 +25,8 @@ STEP_FUNCTION = {  # which function's logs belong under which step
     "SendNotification": "SendNotification",
     "NotifyOrderInvalid": "SendNotification",
     "NotifyPaymentDeclined": "SendNotification",
+    "NotifyPaymentError": "SendNotification",
+    "NotifyValidationError": "SendNotification",
 }
 
 
