@@ -306,6 +306,11 @@ class Renderer:
         def num(value: float | None, fmt: str, unit: str = "") -> str:
             return "no data" if value is None else format(value, fmt) + unit
 
+        if m.get("unavailable"):
+            self.out.print(
+                Text(f"last {window}: figures unavailable: {m['unavailable']}", style="yellow")
+            )
+            return
         rate = m["payment_success_rate"]
         lat = m["latency_ms"]
         self.out.print(Text(f"last {window}:", style="bold"))

@@ -263,3 +263,22 @@ def test_an_unknown_order_mentions_what_is_still_queued(make_ctx: MakeCtx) -> No
         status.order_status(ctx, "nope")
     assert err.value.hint is not None and "1 message(s) are still in the queue" in err.value.hint
     assert "`ordercli status --stack st`" in err.value.hint
+
+
+def test_figures_that_cannot_be_read_leave_the_rest_of_status(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def denied(ctx: Any, since: float) -> status.Monitoring:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "no cloudwatch:GetMetricData"}},
+            "GetMetricData",
+        )
+
+    monkeypatch.setattr(status, "monitoring", denied)
+    deploy.up(make_ctx("st"))
+    result = cli("status", "--stack", "st")
+    assert result.exit_code == 0, result.stderr
+    assert "last 1 h: figures unavailable: Access denied for GetMetricData" in result.stdout
+    assert "executions:" in result.stdout

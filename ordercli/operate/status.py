@@ -209,7 +209,7 @@ def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
             "by_error_sample": min(FAILURE_SAMPLE, counts["failed"]),
         },
         "webapp": webapp_status(ctx),
-        "monitoring": figures_f.result().to_json() if figures_f is not None else None,
+        "monitoring": _figures(figures_f, since) if figures_f is not None else None,
     }
     if not ctx.target.is_local and not ctx.target.endpoint_url:
         out["dashboard_url"] = (
@@ -217,6 +217,20 @@ def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
             f"region={names.region}#dashboards:name={names.dashboard}"
         )
     return out
+
+
+def _figures(future: Any, since: float | None) -> dict[str, Any]:
+    """The figures, or why they could not be read: the rest of `status` still stands when
+    CloudWatch is denied or unreachable."""
+    from ordercli.aws import translate_error
+
+    try:
+        return dict(future.result().to_json())
+    except Exception as exc:
+        err = translate_error(exc)
+        if err is None:
+            raise
+        return {"window_seconds": since, "unavailable": err.message}
 
 
 def deployed_stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
