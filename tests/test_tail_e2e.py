@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def ordercli(
     )
 
 
-def test_follow_ends_with_the_order_and_with_the_emulator(own_emulator: dict[str, str]) -> None:
+def test_tail_and_status_on_an_emulator_that_then_stops(own_emulator: dict[str, str]) -> None:
     env = own_emulator
     up = ordercli(env, "up", "--local", "--stack", STACK, "--no-web")
     assert up.returncode == 0, up.stderr
@@ -71,6 +72,21 @@ def test_follow_ends_with_the_order_and_with_the_emulator(own_emulator: dict[str
     for fn in ("StartOrderWorkflow", "ValidateOrder", "ProcessPayment", "SendNotification"):
         events = logs.filter_log_events(logGroupName=f"/aws/lambda/{STACK}-{fn}")["events"]
         assert events and not [e for e in events if "Found credentials" in e["message"]], fn
+
+    # status reads the figures the emulator records, with GetMetricData as on AWS
+    deadline = time.monotonic() + 60
+    while True:
+        st = ordercli(env, "status", "--local", "--stack", STACK, "--json")
+        assert st.returncode == 0, st.stderr
+        figures = json.loads(st.stdout)["monitoring"]
+        if figures["orders_per_hour"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)  # the emulator flushes its counts every few seconds
+    assert figures["orders_per_hour"] == 1.0 and figures["window_seconds"] == 3600
+    assert figures["latency_ms"]["p50"] is not None
+    assert set(figures["errors_by_function"]) == {
+        "ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow"
+    }  # fmt: skip
 
     # plain --follow keeps going until the emulator stops, then says so and exits 1
     tail = subprocess.Popen(
