@@ -44,17 +44,20 @@ def key(kind: str, name: str) -> str:
 TASK_TIMEOUT_MARGIN = 5  # seconds a task waits past its function's own timeout
 
 
-def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
-    """The ASL from definitions/, every function placeholder filled with its ARN. With
-    `lambda_timeout`, each Task's TimeoutSeconds is a little over it: the function's own
-    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
+def workflow_definition(names: Names) -> str:
+    """The ASL from definitions/, every function placeholder filled with its ARN."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
     filled = policies.fill(text, {f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})
-    asl = json.loads(filled)
-    if lambda_timeout is not None:
-        for state in asl["States"].values():
-            if state["Type"] == "Task":
-                state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
+    return json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+
+
+def with_task_timeout(definition: str, lambda_timeout: int) -> str:
+    """Each Task's TimeoutSeconds a little over the functions' own timeout: the function's
+    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
+    asl = json.loads(definition)
+    for state in asl["States"].values():
+        if state["Type"] == "Task":
+            state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
     return json.dumps(asl, separators=(",", ":"), sort_keys=True)
 
 
@@ -194,7 +197,9 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             names.state_machine,
             {
                 "arn": names.state_machine_arn,
-                "definition": workflow_definition(names, settings["lambda.timeout"]),
+                "definition": with_task_timeout(
+                    workflow_definition(names), settings["lambda.timeout"]
+                ),
                 "role_arn": names.role_arn(names.workflow_role),
                 "tags": tags,
             },
