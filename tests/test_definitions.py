@@ -337,8 +337,9 @@ def test_path_declined_and_unnotified_says_so(
     assert harness.charges("decl-1") == []
 
 
-def test_path_invalid_order_fails_as_order_invalid(harness: Harness) -> None:
-    d = harness.run("bad-1", amount=20000)
+@pytest.mark.parametrize("amount", [20000, "1e3"])
+def test_path_invalid_order_fails_as_order_invalid(harness: Harness, amount: Any) -> None:
+    d = harness.run("bad-1", amount=amount)
     assert (d["status"], d["error"]) == ("FAILED", "OrderInvalid")
     assert [n["outcome"] for n in harness.notifications()] == ["OrderInvalid"]
 
