@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -213,20 +214,28 @@ class Bench:
 
         return during
 
-    def set_consumer_env(self, extra: dict[str, str] | None) -> None:
-        name = f"{STACK}-StartOrderWorkflow"
+    def set_env(self, logical: str, change: dict[str, str | None]) -> None:
+        """Set (or, with None, drop) environment variables of one function; its workers are
+        replaced, as on Lambda after a configuration change."""
+        name = f"{STACK}-{logical}"
         env = self.lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-        env = {k: v for k, v in env.items() if k != FAULT_ENV} | (extra or {})
+        for k, v in change.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         self.lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
 
     def sns_outage(self, after: float, seconds: float) -> Callable[[], str]:
+        """Publishing fails for a while: the notifier is pointed at a topic that does not
+        exist (the real topic and its subscription stay, so delivery is still counted)."""
+
         def during() -> str:
             time.sleep(after)
-            self.sns.delete_topic(TopicArn=self.topic)
+            self.set_env("SendNotification", {"TOPIC_ARN": self.topic + "-outage"})
             time.sleep(seconds)
-            self.sns.create_topic(Name=f"{STACK}-notifications", Tags=[])
-            self.subscribe()
-            return f"topic gone for {seconds:.0f} s"
+            self.set_env("SendNotification", {"TOPIC_ARN": self.topic})
+            return f"publishing failed for {seconds:.0f} s"
 
         return during
 
@@ -270,6 +279,7 @@ class Bench:
         check_summary: bool = False,
     ) -> Row:
         t0 = time.monotonic()
+        print(f"{scenario}: {count} orders ...", file=sys.stderr, flush=True)
         notes: list[str] = []
         thread = None
         if during is not None:
@@ -419,11 +429,11 @@ def main() -> None:
         bench.up()
         rows.append(bench.run("baseline", n))
         rows.append(bench.run("kill -9 workers x3", n, bench.kill_workers(3, gap)))
-        bench.set_consumer_env({FAULT_ENV: "0.05"})
+        bench.set_env("StartOrderWorkflow", {FAULT_ENV: "0.05"})
         try:
             rows.append(bench.run("consumer fails 5%", n))
         finally:
-            bench.set_consumer_env(None)
+            bench.set_env("StartOrderWorkflow", {FAULT_ENV: None})
         during, mixed = bench.poison(max(5, n // 20))
         rows.append(bench.run("poison + conflicts", n, during, extra_ids=mixed))
         rows.append(bench.run("SNS outage", n, bench.sns_outage(1.0, outage)))
