@@ -44,11 +44,13 @@ def key(kind: str, name: str) -> str:
 TASK_TIMEOUT_MARGIN = 5  # seconds a task waits past its function's own timeout
 
 
-def workflow_definition(names: Names) -> str:
-    """The ASL from definitions/, every function placeholder filled with its ARN."""
+def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
+    """The ASL from definitions/, every function placeholder filled with its ARN; with
+    `lambda_timeout`, every Task's TimeoutSeconds set from it (`with_task_timeout`)."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
     filled = policies.fill(text, {f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})
-    return json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+    definition = json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+    return definition if lambda_timeout is None else with_task_timeout(definition, lambda_timeout)
 
 
 def with_task_timeout(definition: str, lambda_timeout: int) -> str:
@@ -197,9 +199,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             names.state_machine,
             {
                 "arn": names.state_machine_arn,
-                "definition": with_task_timeout(
-                    workflow_definition(names), settings["lambda.timeout"]
-                ),
+                "definition": workflow_definition(names, settings["lambda.timeout"]),
                 "role_arn": names.role_arn(names.workflow_role),
                 "tags": tags,
             },
