@@ -242,6 +242,12 @@ def _one_line(text: str) -> str:
     return line[:MAX_ERROR]
 
 
+def _escaped(text: str) -> str:
+    """Readable and safe as an SQS attribute: control and invisible characters escaped."""
+    out = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return out[:MAX_ERROR]
+
+
 def dead_letter(record: dict[str, Any], reason: str, error: str, order_id: str | None) -> None:
     """Send the record's body to the DLQ with why, so `ordercli dlq` can say it."""
     attrs = {
@@ -249,7 +255,7 @@ def dead_letter(record: dict[str, Any], reason: str, error: str, order_id: str |
         ERROR: {"DataType": "String", "StringValue": _one_line(error) or reason},
     }
     if order_id:
-        attrs[ORDER_ID] = {"DataType": "String", "StringValue": order_id}
+        attrs[ORDER_ID] = {"DataType": "String", "StringValue": _escaped(order_id)}
     _sqs().send_message(
         QueueUrl=os.environ["DLQ_URL"], MessageBody=record["body"], MessageAttributes=attrs
     )

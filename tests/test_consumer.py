@@ -127,10 +127,15 @@ def test_a_message_that_can_never_be_an_order_is_dead_lettered_at_once(
     assert queues.executions() == {}
 
 
-def test_the_dead_letter_names_a_readable_order_id(queues: Queues) -> None:
-    consumer.handler({"Records": [record(order("bad id!"))]}, None)
+@pytest.mark.parametrize(
+    ("order_id", "shown"), [("bad id!", "bad id!"), ("x\n", "x\\u000a"), ("\x01", "\\u0001")]
+)
+def test_the_dead_letter_names_a_readable_order_id(
+    queues: Queues, order_id: str, shown: str
+) -> None:
+    consumer.handler({"Records": [record(order(order_id))]}, None)
     (dead,) = queues.dead()
-    assert dead["ordercli.orderId"] == "bad id!"
+    assert dead["ordercli.orderId"] == shown
 
 
 # An order with a valid id but a field the rules refuse is the workflow's: ValidateOrder
