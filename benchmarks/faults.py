@@ -422,7 +422,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller counts")
     parser.add_argument("--port", type=int, default=int(os.environ.get("FAULTS_PORT", "4611")))
     args = parser.parse_args()
-    n, big, gap, outage = (100, 500, 1.5, 5.0) if args.quick else (1000, 5000, 4.0, 15.0)
+    n, big, gap, outage = (100, 500, 1.5, 12.0) if args.quick else (1000, 5000, 4.0, 30.0)
     bench = Bench(args.port)
     rows: list[Row] = []
     try:
