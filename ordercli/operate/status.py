@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambda_src.history import steps_from_history
+from lambda_src.history import STEP_FUNCTIONS, steps_from_history
 from ordercli.aws import error_code
 from ordercli.deploy.resources.queue import find_url
 from ordercli.errors import NotFound, UsageError
@@ -19,15 +19,6 @@ from ordercli.names import FUNCTIONS, Names
 DEFAULT_STACK = "orders"
 EXECUTION_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 FAILURE_SAMPLE = 50  # failed executions described to rank failure reasons
-STEP_FUNCTION = {  # which function's logs belong under which step
-    "ValidateOrder": "ValidateOrder",
-    "ProcessPayment": "ProcessPayment",
-    "SendNotification": "SendNotification",
-    "NotifyOrderInvalid": "SendNotification",
-    "NotifyPaymentDeclined": "SendNotification",
-    "NotifyPaymentError": "SendNotification",
-    "NotifyValidationError": "SendNotification",
-}
 
 
 def command_hint(ctx: Any, command: str) -> str:
@@ -338,7 +329,7 @@ def order_status(ctx: Any, order_id: str) -> dict[str, Any]:
     )
     for step in steps:
         step.cause = public_cause(step.cause) or None
-        fn = STEP_FUNCTION.get(step.name)
+        fn = STEP_FUNCTIONS.get(step.name)
         if fn:
             lo = step.started.timestamp() * 1000 - 50
             hi = (step.ended.timestamp() * 1000 + 50) if step.ended else float("inf")
