@@ -79,6 +79,9 @@ class Front:
         self.poller = poller
         self.store = store
         self.gate = Gate()
+        from ordercli.local import moto_hooks
+
+        self._sync = moto_hooks.sync_request_writes
         self.on_stop: Callable[[], None] = lambda: None
         self._save_lock = threading.Lock()
         self._stopping = False
@@ -98,6 +101,7 @@ class Front:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+                self._sync()  # what it accepted is on disk first
         finally:
             self.gate.leave()
 

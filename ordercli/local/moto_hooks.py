@@ -1003,8 +1003,9 @@ def install_journal_hooks() -> None:
     def add_message(self: Any, message: Any) -> None:
         add(self, message)
         j = _journal()
-        if j is not None:  # acknowledged to the sender only once on disk
-            j.append(("add", self.queue_arn, message), sync=True)
+        if j is not None:  # acknowledged only once on disk: see sync_request_writes
+            j.append(("add", self.queue_arn, message))
+            _REQUEST.unsynced = j
 
     Queue.add_message = add_message  # type: ignore[method-assign]
     delete_by_handle = Queue.delete_message
@@ -1071,6 +1072,18 @@ def install_journal_hooks() -> None:
             )
 
     BaseExecutionWorkerCommunication.terminated = journal_terminated  # type: ignore[method-assign]
+
+
+_REQUEST = threading.local()  # the journal a request thread wrote an acknowledgment to
+
+
+def sync_request_writes() -> None:
+    """Called as a request ends, before its response: one fsync (shared with concurrent
+    requests) for every message the request added, e.g. the ten of a SendMessageBatch."""
+    j = getattr(_REQUEST, "unsynced", None)
+    if j is not None:
+        _REQUEST.unsynced = None
+        j.sync()
 
 
 def journal_deleted(queue: Any, message: Any) -> None:
