@@ -895,8 +895,18 @@ def load_backends(data: bytes) -> None:
     for backend in _all_backends("awslambda"):
         for fn in _lambda_functions(backend):
             fn.__dict__.setdefault("_DockerModel__docker_client", None)
+    release_received_messages()
+
+
+def release_received_messages() -> None:
+    """Messages received by a batch that the stop or crash cut off come back at once: the
+    poller that held them is gone (their receive count keeps the receive)."""
     for queue in _all_queues():
         queue.__dict__.pop("_ordercli_counts", None)  # a monotonic time from another boot
+        with queue._messages_lock:
+            for message in queue._messages:
+                message.visible_at = 0.0
+            queue._pending_messages = set()
 
 
 def _all_backends(service: str) -> list[Any]:
@@ -1215,4 +1225,4 @@ class Replay:
         for queue, messages in self._queues.values():
             with queue._messages_lock:
                 queue._messages = list(messages.values())
-                queue._pending_messages = {m for m in queue.pending_messages if m.id in messages}
+        release_received_messages()
