@@ -7,6 +7,8 @@ from typing import Any
 
 
 def size(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
 
