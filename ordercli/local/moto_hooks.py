@@ -146,6 +146,7 @@ def check_hook_points() -> None:
     """Raise if any moto internal we rely on has moved."""
     check_core_hook_points()
     check_stepfunctions_hook_points()
+    check_durability_hook_points()
 
 
 def enable_state_machine_execution() -> None:
