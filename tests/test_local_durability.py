@@ -174,11 +174,19 @@ def test_the_stack_survives_a_restart_and_up_is_then_a_no_op(emu: dict[str, str]
 def test_every_acknowledged_order_survives_kill_9(emu: dict[str, str]) -> None:
     up()
     accepted = send(150)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # kill mid-run: some finished, the rest not
-        if sum(e["status"] != "RUNNING" for e in executions(emu)) >= 10:
-            break
-        time.sleep(0.05)
+
+    def finished_at_least(n: int) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if sum(e["status"] != "RUNNING" for e in executions(emu)) >= n:
+                return
+            time.sleep(0.05)
+
+    finished_at_least(10)
+    # A checkpoint mid-run (as when the journal is compacted): running executions go into
+    # the snapshot as running, their ends into the new journal.
+    assert control.checkpoint(timeout=0) is not None
+    finished_at_least(30)  # kill mid-run: some finished, the rest not
     state = control.read_state(int(emu["ORDERCLI_LOCAL_PORT"]))
     assert state is not None
     os.killpg(state.pid, signal.SIGKILL)  # the emulator and its workers, as a crash does
