@@ -126,13 +126,27 @@ def running(port: int) -> EmulatorState | None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (exited ones not yet reaped by their
+    parent do not count)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    if not os.path.isdir("/proc"):
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _stop_group(pgid: int, grace: float = 5.0) -> None:
