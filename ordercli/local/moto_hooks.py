@@ -750,6 +750,7 @@ def check_durability_hook_points() -> None:
     """Raise if a moto internal the snapshot and the journal rely on has moved."""
     from moto.awslambda.models import LambdaFunction
     from moto.core.base_backend import AccountSpecificBackend, BackendDict
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.sqs.models import Message, Queue, SQSBackend
     from moto.stepfunctions.parser.backend.execution import (
         BaseExecutionWorkerCommunication,
@@ -767,6 +768,7 @@ def check_durability_hook_points() -> None:
             (Execution, "start"),
             (StepFunctionsParserBackend, "start_execution"),
             (StepFunctionsParserBackend, "describe_state_machine"),
+            (DynamoDBBackend, "put_item"),
             (BaseExecutionWorkerCommunication, "terminated"),
             (LambdaFunction, "__getstate__"),
         )
@@ -776,6 +778,7 @@ def check_durability_hook_points() -> None:
         (BackendDict.__init__, ("backend",)),
         (Execution.__init__, ("exec_worker", "exec_status", "execution_input", "stop_date")),
         (AccountSpecificBackend.__init__, ("backend", "account_id")),
+        (DynamoDBBackend.__init__, ("tables",)),
     )
     for init, names in needs:
         problems += [
@@ -1061,6 +1064,7 @@ def install_journal_hooks() -> None:
         return execution
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    _journal_dynamodb_puts()
     terminated = BaseExecutionWorkerCommunication.terminated
 
     def journal_terminated(self: Any) -> None:
@@ -1095,6 +1099,24 @@ def sync_request_writes() -> None:
     if j is not None:
         _REQUEST.unsynced = None
         j.sync()
+
+
+def _journal_dynamodb_puts() -> None:
+    """Items written with PutItem (the payments recorded by orderId): a crash must not
+    forget a charge, or a restarted execution would charge again."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    put = DynamoDBBackend.put_item
+
+    def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *a: Any, **k: Any) -> Any:
+        item = put(self, table_name, item_attrs, *a, **k)
+        j = _journal()
+        if j is not None:
+            j.append(("ddb-put", self.account_id, self.region_name, table_name, item_attrs))
+            _REQUEST.unsynced = j
+        return item
+
+    DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
 
 
 def journal_deleted(queue: Any, message: Any) -> None:
@@ -1165,10 +1187,20 @@ class Replay:
             messages = self._queue(record[1])
             if messages is not None:
                 messages.clear()
+        elif kind == "ddb-put":
+            self._put(*record[1:])
         elif kind == "start":
             self._start(*record[1:])
         elif kind == "end":
             self._end(*record[1:])
+
+    def _put(self, account: str, region: str, table: str, item: dict[str, Any]) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        backend = dynamodb_backends[account][region]
+        if table in backend.tables:
+            backend.put_item(table, item)  # the same item again: no change
+            self.applied += 1
 
     def _machine(self, arn: str) -> Any:
         for sm in _state_machines():
