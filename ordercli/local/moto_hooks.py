@@ -18,6 +18,10 @@ What it changes, and why (facts measured on moto 5.2.5):
   thread to run), deep-copies state data at every step, and keeps every thread it started in
   a list that is never emptied. Its request handling redoes fixed work on every request
   (service lookup by host, method lists, action names, request ids).
+- Durability (see store.py): every backend is pickled in one snapshot and restored into
+  moto's own module-level backend objects; what happens to orders in between (messages
+  added and removed, PutItem, executions started and ended) is journaled from hooks on
+  moto's SQS, DynamoDB and Step Functions models, and replayed idempotently.
 """
 
 from __future__ import annotations
