@@ -105,6 +105,20 @@ def test_replay_adds_a_message_once_and_honours_its_deletion(sqs: Any) -> None:
     assert [m.id for m in queue._messages] == ["id-b"]
 
 
+def test_replay_moves_a_message_to_the_queue_it_was_added_to_last(sqs: Any) -> None:
+    from moto.sqs.models import Message, sqs_backends
+
+    for name in ("q", "dlq"):
+        sqs.create_queue(QueueName=name)
+    queues = sqs_backends["123456789012"]["us-east-1"].queues
+    m = Message("id-m", "{}")
+    replay = moto_hooks.Replay()
+    replay.apply(("add", queues["q"].queue_arn, m))
+    replay.apply(("add", queues["dlq"].queue_arn, m))  # moto's receive: no removal record
+    replay.finish()
+    assert [x.id for x in queues["dlq"]._messages] == ["id-m"] and not queues["q"]._messages
+
+
 def test_a_journal_from_another_version_is_refused(tmp_path: Path, mocked: None) -> None:
     root = tmp_path / "state"
     root.mkdir()

@@ -1159,33 +1159,39 @@ class _RestoredHistory:
 
 class Replay:
     """Applies journal records over a restored snapshot, idempotently: a message is added
-    once by id, an execution created once by name and ended once."""
+    once by id (and lives in one queue: moto's own receive moves a message to the DLQ with
+    no record of the removal), an execution created once by name and ended once."""
 
     def __init__(self) -> None:
         self._queues: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._home: dict[str, str] = {}  # message id -> arn of the queue holding it
+        for queue in _all_queues():
+            messages = {m.id: m for m in queue._messages}
+            self._queues[queue.queue_arn] = (queue, messages)
+            self._home.update(dict.fromkeys(messages, queue.queue_arn))
         self.applied = 0
 
     def _queue(self, arn: str) -> dict[str, Any] | None:
-        if arn not in self._queues:
-            _, _, _, region, account, name = arn.split(":", 5)
-            from moto.sqs.models import sqs_backends
-
-            queue = sqs_backends[account][region].queues.get(name)
-            if queue is None:
-                return None
-            self._queues[arn] = (queue, {m.id: m for m in queue._messages})
-        return self._queues[arn][1]
+        found = self._queues.get(arn)
+        return found[1] if found else None
 
     def apply(self, record: tuple[Any, ...]) -> None:
         kind = record[0]
         if kind == "add":
             messages = self._queue(record[1])
-            if messages is not None and record[2].id not in messages:
-                messages[record[2].id] = record[2]
-                self.applied += 1
+            message = record[2]
+            if messages is None or message.id in messages:
+                return
+            previous = self._home.get(message.id)
+            if previous is not None and previous != record[1]:
+                (self._queue(previous) or {}).pop(message.id, None)
+            messages[message.id] = message
+            self._home[message.id] = record[1]
+            self.applied += 1
         elif kind == "del":
             messages = self._queue(record[1])
             if messages is not None and messages.pop(record[2], None) is not None:
+                self._home.pop(record[2], None)
                 self.applied += 1
         elif kind == "purge":
             messages = self._queue(record[1])
