@@ -113,7 +113,15 @@ class Front:
             timeout = float(_query(environ).get("timeout", "10"))
         except ValueError:
             timeout = 10.0
-        report = self.stop(timeout) if action == "stop" else self.checkpoint(timeout)
+        try:
+            report = self.stop(timeout) if action == "stop" else self.checkpoint(timeout)
+        except Exception as exc:  # the journal still holds everything since the last snapshot
+            log.exception("saving the emulator's state failed")
+            if action == "stop":
+                self.gate.gone()
+                self.on_stop()
+            start_response("500 Internal Server Error", [("Content-Type", "application/json")])
+            return [json.dumps({"error": f"saving failed ({exc.__class__.__name__})"}).encode()]
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(asdict(report)).encode()]
 

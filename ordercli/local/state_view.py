@@ -41,7 +41,10 @@ def started(info: dict[str, Any]) -> list[str]:
 
 def stopped(saved: dict[str, Any] | None, timeout: float) -> list[str]:
     if saved is None:
-        return ["  The emulator did not answer the save request; its state was not saved."]
+        return [
+            "  The emulator did not confirm a snapshot: the next start recovers from its "
+            "journal (accepted orders are kept)."
+        ]
     lines = [
         f"  Drained in {saved['drain_seconds']:.2f} s (waited up to {timeout:g} s), saved "
         f"{size(int(saved['bytes']))} in {saved['save_seconds']:.2f} s."

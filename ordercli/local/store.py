@@ -119,6 +119,7 @@ class Store:
         self.mode = os.environ.get(JOURNAL_ENV, "on").lower()
         self.journal: Any = None
         self.generation = 0
+        self.replayed_bytes = 0  # journals under the current one, until the next snapshot
         self._versions = versions()
 
     # -- start ------------------------------------------------------------------------------
@@ -141,6 +142,7 @@ class Store:
                 if gen < base:
                     continue
                 replayed += self._replay(path, replay)
+                self.replayed_bytes += path.stat().st_size
             replay.finish()
             restored = restored or replayed > 0
         except Refused as exc:
@@ -238,7 +240,9 @@ class Store:
             old.close()
 
     def journal_size(self) -> int:
-        return int(self.journal.size) if self.journal is not None else 0
+        """Bytes of journal a start would replay (what compaction bounds)."""
+        current = int(self.journal.size) if self.journal is not None else 0
+        return current + self.replayed_bytes
 
     def save(self, hold: Callable[[], Any] | None = None) -> SaveReport:
         """Snapshot every backend and start a fresh journal; the emulator must be quiet
@@ -271,6 +275,7 @@ class Store:
         for gen, path in _journals(self.root):
             if gen < self.generation:
                 path.unlink(missing_ok=True)
+        self.replayed_bytes = 0
         size = (self.root / SNAPSHOT).stat().st_size
         return SaveReport(size, time.perf_counter() - t0, running)
 
