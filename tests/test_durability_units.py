@@ -128,3 +128,26 @@ def test_a_journal_from_another_version_is_refused(tmp_path: Path, mocked: None)
     report = store.Store(root).restore()
     assert report.reason and "ordercli 0.0.1" in report.reason and not report.restored
     assert (Path(report.set_aside or "") / "journal-00000001.log").exists()
+
+
+def test_the_gate_holds_new_requests_while_closed_and_turns_them_away_once_gone() -> None:
+    from ordercli.local.lifecycle import Gate
+
+    gate = Gate()
+    assert gate.enter()
+    assert not gate.close(timeout=0.05)  # one request still in progress
+    entered = threading.Event()
+    outcome: list[bool] = []
+
+    def request() -> None:
+        outcome.append(gate.enter())
+        entered.set()
+
+    waiting = threading.Thread(target=request)
+    waiting.start()
+    assert not entered.wait(0.1)  # held at the door
+    gate.leave()
+    assert gate.close(timeout=1)
+    gate.gone()
+    waiting.join(5)
+    assert outcome == [False]
