@@ -21,9 +21,10 @@ if str(HERE) not in sys.path:  # the bundle ships lambda_src/ beside this file
     sys.path.insert(0, str(HERE))
 
 import receipts  # noqa: E402
-from lambda_src.order import ORDER_ID_RE, new_order_id, now_iso  # noqa: E402
 from order_view import execution_view, queued_view  # noqa: E402
 from submission import BadBody, build, field_errors, read_form, read_json  # noqa: E402
+
+from lambda_src.order import ORDER_ID_RE, new_order_id, now_iso  # noqa: E402
 
 MAX_BODY = 16 * 1024
 RETRY_AFTER = "5"
@@ -203,6 +204,11 @@ def submit_order() -> Any:
     return redirect(url_for("order_page", order_id=order.order_id, submitted=token), code=303)
 
 
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
 def _execution_arn(order_id: str) -> str:
     _, machine_arn = _settings()
     return machine_arn.replace(":stateMachine:", ":execution:") + ":" + order_id
@@ -219,9 +225,9 @@ def order_view(order_id: str) -> dict[str, Any] | None:
         events: list[dict[str, Any]] = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events += page["events"]
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return None
     except Exception as exc:
+        if _error_code(exc) == "ExecutionDoesNotExist":
+            return None
         raise Unavailable("Step Functions") from exc
     return execution_view(order_id, d, events, currency())
 
