@@ -127,9 +127,44 @@ def page_globals() -> dict[str, Any]:
     return {"currency": currency()}
 
 
+def _metrics(minutes: int) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from ordercli.operate import metrics
+
+    _, machine_arn = _settings()
+    try:
+        got = metrics.read(
+            _client("cloudwatch"),
+            metrics.names_from_state_machine(machine_arn),
+            timedelta(minutes=minutes),
+        )
+    except Exception as exc:
+        raise Unavailable("CloudWatch") from exc
+    return got.to_json()
+
+
+def _window() -> int | None:
+    text = request.args.get("minutes", "60")
+    if not text.isdigit() or not 5 <= int(text) <= 1440:
+        return None
+    return int(text)
+
+
+@application.get("/api/metrics")
+def metrics_api() -> Any:
+    minutes = _window()
+    if minutes is None:
+        return jsonify(error="minutes must be a whole number from 5 to 1440"), 400
+    return jsonify(_metrics(minutes))
+
+
 @application.get("/dashboard")
-def dashboard() -> str:
-    return render_template("dashboard.html")
+def dashboard() -> Any:
+    minutes = _window()
+    if minutes is None:
+        return render_template("unavailable.html", message="minutes must be 5 to 1440"), 400
+    return render_template("dashboard.html", m=_metrics(minutes), minutes=minutes)
 
 
 @application.get("/")
