@@ -145,7 +145,8 @@ def test_order_form_end_to_end_in_a_real_browser(browser: Any, site: str) -> Non
     page.get_by_label("Product").fill("")
     page.get_by_role("button", name="Submit order").click()
     expect(page.locator("#amount-error")).to_contain_text("greater than 0")
-    expect(page.locator("#product-error")).to_contain_text("must not be empty")  # every field at once
+    # every field at once
+    expect(page.locator("#product-error")).to_contain_text("must not be empty")
     expect(page.get_by_role("button", name="Submit order")).to_be_enabled()
     assert page.url.rstrip("/") == site  # stayed on the form
     page.screenshot(path=str(ARTIFACTS / "3-inline-error.png"), full_page=True)
