@@ -378,3 +378,65 @@ def test_a_declined_order_draws_its_branch_and_what_the_customer_was_told(
         assert leak not in text
     assert "49.90 EUR" in page and "The customer was told" in page
     assert 'class="step failed branch"' in page or 'class="step failed"' in page
+
+
+@pytest.fixture
+def metric_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator's GetMetricData (percentiles, exact dimensions), undone after the test."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    from ordercli.local import moto_hooks
+
+    monkeypatch.setattr(CloudWatchBackend, "get_metric_data", CloudWatchBackend.get_metric_data)
+    moto_hooks.fast_metric_data()
+
+
+def put(metric: str, namespace: str, dim: tuple[str, str], values: list[float]) -> None:
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": dim[0], "Value": dim[1]}],
+                "Values": values,
+            }
+        ],
+    )
+
+
+def test_metrics_api_reads_the_pipeline_figures(client: Any, metric_hooks: None) -> None:
+    sm = (
+        "StateMachineArn",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:web-OrderProcessingWorkflow",
+    )
+    put("NumberOfMessagesSent", "AWS/SQS", ("QueueName", "web-orders"), [5, 7])
+    put("NumberOfMessagesSent", "AWS/SQS", ("QueueName", "other-orders"), [100])
+    put("ExecutionsSucceeded", "AWS/States", sm, [9])
+    put("ExecutionsFailed", "AWS/States", sm, [3])
+    put("ExecutionTime", "AWS/States", sm, [float(v) for v in range(1, 101)])
+    put("Errors", "AWS/Lambda", ("FunctionName", "web-ProcessPayment"), [3])
+    r = client.get("/api/metrics?minutes=60")
+    assert r.status_code == 200
+    m = r.get_json()
+    assert m["orders"] == 12 and m["orders_per_hour"] == 12.0
+    assert (m["succeeded"], m["failed"], m["payment_success_rate"]) == (9, 3, 75.0)
+    assert (m["latency_p50_ms"], m["latency_p95_ms"]) == (50.0, 95.0)
+    assert m["errors_by_function"]["ProcessPayment"] == 3
+    assert m["errors_by_function"]["ValidateOrder"] == 0
+    assert len(m["series"]["orders"]["times"]) == 60
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "75.0 %" in page and "<script>" not in page
+
+
+def test_metrics_window_is_checked_and_cloudwatch_outage_is_503(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.get("/api/metrics?minutes=0").status_code == 400
+    assert client.get("/api/metrics?minutes=1e3").status_code == 400
+    from webapp import application as app_module
+
+    monkeypatch.setattr(app_module, "_client", lambda service: Unreachable())
+    r = client.get("/api/metrics")
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert client.get("/dashboard").status_code == 503
