@@ -134,7 +134,7 @@ def test_order_form_end_to_end_in_a_real_browser(browser: Any, site: str) -> Non
         "ValidateOrder",
         "ProcessPayment",
         "SendNotification",
-        "OrderComplete",
+        "OrderConfirmed",
     ]
     page.screenshot(path=str(ARTIFACTS / "2-order-succeeded.png"), full_page=True)
 

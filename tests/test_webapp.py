@@ -440,3 +440,27 @@ def test_metrics_window_is_checked_and_cloudwatch_outage_is_503(
     r = client.get("/api/metrics")
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert client.get("/dashboard").status_code == 503
+
+
+def test_a_step_retried_to_success_is_drawn_as_succeeded() -> None:
+    from webapp.order_view import flow
+
+    events = [
+        event("ExecutionStarted", 0),
+        entered("ProcessPayment", 1),
+        event(
+            "LambdaFunctionFailed",
+            5,
+            lambdaFunctionFailedEventDetails={"error": "Sandbox.Timedout", "cause": TRACE},
+        ),
+        event("LambdaFunctionSucceeded", 30, lambdaFunctionSucceededEventDetails={}),
+        exited("ProcessPayment", 31),
+        entered("SendNotification", 32),
+    ]
+    steps = flow(events, terminal=False)
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("ProcessPayment", "succeeded"),
+        ("SendNotification", "running"),
+        ("OrderConfirmed", "pending"),
+    ]
+    assert steps[0]["message"] == "succeeded after 1 retry" and steps[0]["error"] is None

@@ -8,14 +8,9 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lambda_src.history import WORKFLOW, steps_from_history
+from lambda_src.history import WORKFLOW, outcome_of, public_cause, steps_from_history
 
-try:
-    from lambda_src.history import order_outcome, public_cause  # type: ignore[attr-defined]
-except ImportError:  # until the outcomes helper lands them
-    from outcome_fallback import order_outcome, public_cause  # type: ignore[no-redef]
-
-HAPPY_END = "OrderComplete"
+HAPPY_END = "OrderConfirmed"
 
 
 def money(amount: Any, currency: str) -> str:
@@ -31,31 +26,59 @@ def flow(events: list[dict[str, Any]], terminal: bool) -> list[dict[str, Any]]:
     """The states the execution entered, in order, then (while it runs) the rest of the happy
     path as pending. A failed order shows the branch it took, not the steps it skipped."""
     out: list[dict[str, Any]] = []
-    for step in steps_from_history(events):
+    retried = _retries(events)
+    for i, step in enumerate(steps_from_history(events)):
+        failures, recovered = retried.get(i, (0, False))
+        ok = step.status == "failed" and recovered  # failed, retried, then succeeded
         out.append(
             {
                 "name": step.name,
-                "status": step.status,
+                "status": "succeeded" if ok else step.status,
                 "duration_ms": step.to_json()["duration_ms"],
-                "error": step.error,
-                "message": public_cause(step.cause) if step.cause else None,
+                "error": None if ok else step.error,
+                "message": (
+                    f"succeeded after {failures} {'retry' if failures == 1 else 'retries'}"
+                    if ok
+                    else (public_cause(step.cause) if step.cause else None)
+                ),
                 "branch": step.name not in (*WORKFLOW, HAPPY_END),
             }
         )
     if not terminal:
-        seen = {s["name"] for s in out}
-        for name in (*WORKFLOW, HAPPY_END):
-            if name not in seen:
-                out.append(
-                    {
-                        "name": name,
-                        "status": "pending",
-                        "duration_ms": None,
-                        "error": None,
-                        "message": None,
-                        "branch": False,
-                    }
-                )
+        happy = (*WORKFLOW, HAPPY_END)
+        reached = [happy.index(s["name"]) for s in out if s["name"] in happy]
+        for name in happy[max(reached, default=-1) + 1 :]:
+            out.append(
+                {
+                    "name": name,
+                    "status": "pending",
+                    "duration_ms": None,
+                    "error": None,
+                    "message": None,
+                    "branch": False,
+                }
+            )
+    return out
+
+
+FAILED_EVENTS = ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut")
+SUCCEEDED_EVENTS = ("LambdaFunctionSucceeded", "TaskSucceeded")
+
+
+def _retries(events: list[dict[str, Any]]) -> dict[int, tuple[int, bool]]:
+    """Per state (by its position in the history): attempts that failed, and whether a later
+    attempt succeeded: a Task retried to success is a success, not a failure."""
+    out: dict[int, tuple[int, bool]] = {}
+    index = -1
+    for e in events:
+        kind = e["type"]
+        if kind.endswith("StateEntered"):
+            index += 1
+        elif kind in FAILED_EVENTS:
+            failures, _ = out.get(index, (0, False))
+            out[index] = (failures + 1, False)
+        elif kind in SUCCEEDED_EVENTS and index in out:
+            out[index] = (out[index][0], True)
     return out
 
 
@@ -65,7 +88,7 @@ def execution_view(
     status = described["status"]
     terminal = status != "RUNNING"
     order = (json.loads(described.get("input") or "{}") or {}).get("order") or {}
-    outcome = order_outcome(described, events)
+    outcome = outcome_of(described)
     return {
         "orderId": order_id,
         "status": status,
