@@ -115,7 +115,8 @@ def test_pipeline_figures_come_from_the_metrics_aws_publishes(
         EndTime=now + timedelta(minutes=1),
     )
     sums = {r["Id"]: sum(r["Values"]) for r in raw["MetricDataResults"]}
-    assert sums == {"inv0": 8.0, "inv1": 8.0, "started": 8.0}
+    assert sums["started"] == 8.0
+    assert sums["inv0"] >= 8.0 and sums["inv1"] >= 8.0  # the workflow retries a timed-out task
 
 
 def test_dlq_alarm_fires_and_notifies_the_topic(local: dict[str, str], tmp_path: Any) -> None:
