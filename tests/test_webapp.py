@@ -98,6 +98,10 @@ def test_the_same_form_posted_twice_is_one_order(client: Any) -> None:
     assert queued() == []  # already started: not sent again
     r = client.post("/submit-order", json={**fields, "amount": "99"})
     assert r.status_code == 409 and oid in r.get_json()["errors"]["orderId"]
+    assert r.get_json()["nextOrderId"] != oid
+    again = client.post("/submit-order", data={**fields, "amount": "99"})
+    assert again.status_code == 409 and "submit again" in again.get_data(as_text=True)
+    assert f'value="{oid}"' not in again.get_data(as_text=True)  # a fresh id for a new order
     assert queued() == []
 
 

@@ -217,9 +217,12 @@ def submit_order() -> Any:
     existing = _existing_order(order.order_id) if sub.id_given else None
     if existing is not None and not _same_order(existing, order.to_dict()):
         message = f"orderId {order.order_id} is already used by another order"
+        fresh = new_order_id()  # submitting again places this as a new order
         if as_json:
-            return jsonify(error=message, errors={"orderId": message}), 409
-        return render_template("form.html", values=data, errors={"orderId": message}), 409
+            return jsonify(error=message, errors={"orderId": message}, nextOrderId=fresh), 409
+        again = f"{message}; submit again to place this as a new order"
+        values = {**data, "orderId": fresh}
+        return render_template("form.html", values=values, errors={"orderId": again}), 409
     if existing is None:  # an order already started is not sent again
         queue_url, _ = _settings()
         try:

@@ -830,14 +830,22 @@ def metric_statistic(
     end: Any,
 ) -> float | None:
     """One statistic of one metric (exactly these dimensions) over [start, end)."""
+    from datetime import timedelta
+
     want = _series_key(namespace, name, dims.items())
     start, end = utc_naive(start), utc_naive(end)
-    points = [
-        m
-        for m in list(backend.metric_data)
-        if start <= utc_naive(m.timestamp) < end
-        and _series_key(m.namespace, m.name, ((d.name, d.value) for d in m.dimensions)) == want
-    ]
+    # Points are appended as they are recorded, so the newest are at the end: read backwards
+    # and stop well before the window (a minute's slack for points put with a timestamp).
+    stop = start - timedelta(minutes=1)
+    points = []
+    for m in reversed(list(backend.metric_data)):
+        when = utc_naive(m.timestamp)
+        if when < stop:
+            break
+        if start <= when < end and want == _series_key(
+            m.namespace, m.name, ((d.name, d.value) for d in m.dimensions)
+        ):
+            points.append(m)
     return _statistic(points, stat)
 
 

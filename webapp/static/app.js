@@ -49,6 +49,10 @@ function enhanceForm(form) {
       window.location.assign(body.status_url + "?submitted=" + encodeURIComponent(body.receipt));
       return; // the button stays disabled: this form's order is placed
     }
+    if (body.nextOrderId) {
+      form.elements.orderId.value = body.nextOrderId; // the next submit is a new order
+      body.errors.orderId += "; submit again to place this as a new order";
+    }
     if (body.errors) {
       showErrors(form, body.errors);
     } else {
