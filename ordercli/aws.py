@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ordercli.errors import AwsError, OrderCliError, UsageError
 from ordercli.names import Names
@@ -18,6 +18,7 @@ from ordercli.names import Names
 LOCAL_ACCOUNT = "123456789012"  # moto's interpreter calls back with its default account
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+T = TypeVar("T")
 NO_CREDENTIALS_HINT = (
     "Configure credentials (`aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID/"
     "AWS_SECRET_ACCESS_KEY), or run against the embedded emulator with --local."
@@ -116,6 +117,35 @@ def translate_error(exc: BaseException, target: Target | None = None) -> OrderCl
     return None
 
 
+def wait_for(
+    aws: Aws,
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float,
+    every: float = 1.0,
+    why: str | None = None,
+    expected: float | None = None,
+) -> T:
+    """Poll `check` until it returns something; a countdown (from `expected`, AWS's documented
+    time, else `timeout`) goes to the progress display and `why`, once, to the output.
+    Raises AwsError after `timeout` seconds."""
+    start = aws.now()
+    said = False
+    while True:
+        got = check()
+        if got is not None:
+            return got
+        waited = aws.now() - start
+        if waited >= timeout:
+            raise AwsError(f"Gave up after {timeout:.0f} s waiting for {what}.")
+        if why and not said:
+            aws.say(why)
+            said = True
+        aws.countdown(what, (expected if expected is not None else timeout) - waited)
+        aws.sleep(min(every, timeout - waited))
+
+
 def retry(
     fn: Callable[[], Any],
     *,
@@ -139,11 +169,22 @@ def retry(
 
 
 class Aws:
-    """Clients for one target, created once and shared across threads."""
+    """Clients for one target, created once and shared across threads.
 
-    def __init__(self, target: Target, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    Waits go through `sleep` and `now` so tests inject both: with a fake `sleep` and no
+    `clock`, time is virtual (it advances by what was slept) and every wait ends at once."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.target = target
-        self.sleep = sleep
+        self._sleep = sleep
+        self._clock = clock or (time.monotonic if sleep is time.sleep else None)
+        self._slept = 0.0
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
@@ -151,6 +192,29 @@ class Aws:
         self._hooks: list[tuple[str, Callable[..., Any]]] = []
         # Where slow resources report progress lines (set by the renderer; None: quiet).
         self.note: Callable[[str], None] | None = None
+        # Where a wait reports its countdown, (what, seconds left) (set by apply; None: quiet).
+        self._waiting = threading.local()
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+        with self._lock:
+            self._slept += seconds
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else self._slept
+
+    def say(self, line: str) -> None:
+        if self.note is not None:
+            self.note(line)
+
+    def set_countdown(self, report: Callable[[str, float], None] | None) -> None:
+        """Where this thread's waits report (what, seconds left)."""
+        self._waiting.report = report
+
+    def countdown(self, what: str, seconds_left: float) -> None:
+        report = getattr(self._waiting, "report", None)
+        if report is not None:
+            report(what, max(0.0, seconds_left))
 
     def _make_session(self) -> Any:
         import botocore.session

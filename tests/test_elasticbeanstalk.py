@@ -162,6 +162,12 @@ def _stub_upload(ebs: Stubber, s3s: Stubber, label: str) -> None:
             "Process": True,
         },
     )
+    for status in ("PROCESSING", "PROCESSED"):  # used only once processed
+        ebs.add_response(
+            "describe_application_versions",
+            {"ApplicationVersions": [{"VersionLabel": label, "Status": status}]},
+            {"ApplicationName": "shop-webapp", "VersionLabels": [label]},
+        )
 
 
 def _stub_reads(ebs: Stubber, label: str, options: list[dict[str, str]]) -> None:
@@ -330,3 +336,77 @@ def test_no_web_leaves_the_app_out_and_teardown_always_includes_it(mocked: None)
     ]
     plan = plan_up(ctx.aws, stack.desired(ctx))
     assert all(a.spec.kind != "eb_environment" for a in plan.actions)
+
+
+def test_a_version_that_fails_processing_stops_up_with_a_clear_error(aws: Any) -> None:
+    s = specs()
+    label = s["eb_application"].props["version_label"]
+    eb = aws.client("elasticbeanstalk")
+    with Stubber(eb) as ebs:
+        ebs.add_response(
+            "describe_application_versions",
+            {"ApplicationVersions": [{"VersionLabel": label, "Status": "FAILED"}]},
+        )
+        with pytest.raises(AwsError) as err:
+            eb_application.wait_processed(aws, s["eb_application"])
+    assert f"could not process version {label}" in err.value.message
+
+
+def test_a_busy_environment_is_waited_for_before_it_is_updated(aws: Any) -> None:
+    s = specs()
+    label = s["eb_application"].props["version_label"]
+    eb = aws.client("elasticbeanstalk")
+    calls: list[str] = []  # (the Stubber answers at before-call, so listen one step earlier)
+    aws.on("before-parameter-build", lambda model, **kw: calls.append(model.name))
+    with Stubber(eb) as ebs:
+        ebs.add_response("describe_environments", env_description("Updating", "Grey", "old"))
+        ebs.add_response("describe_environments", env_description("Ready", "Green", "old"))
+        ebs.add_response("update_environment", {})
+        ebs.add_response("describe_environments", env_description("Ready", "Green", label))
+        ebs.add_response("describe_events", {"Events": []})
+        eb_environment.update(aws, s["eb_environment"], {"status": "Updating"})
+        ebs.assert_no_pending_responses()
+    assert calls.index("UpdateEnvironment") == 2  # only after it was seen Ready
+    assert any("is busy" in n for n in aws.notes)
+
+
+def test_a_just_made_instance_profile_is_retried(aws: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    s = specs(**{"webapp.solution_stack": STACKS[1]})
+    label = s["eb_application"].props["version_label"]
+    eb = aws.client("elasticbeanstalk")
+    with Stubber(eb) as ebs:
+        ebs.add_client_error(
+            "create_environment",
+            "InvalidParameterValue",
+            "The instance profile shop-webapp associated with the environment does not exist.",
+        )
+        ebs.add_response("create_environment", {})
+        ebs.add_response("describe_environments", env_description("Ready", "Green", label))
+        ebs.add_response("describe_events", {"Events": []})
+        eb_environment.create(aws, s["eb_environment"])
+        ebs.assert_no_pending_responses()
+        ebs.add_client_error("create_environment", "InvalidParameterValue", "Bad option value.")
+        with pytest.raises(ClientError):  # any other refusal is not retried
+            eb_environment.create(aws, s["eb_environment"])
+
+
+def test_a_stack_without_a_web_app_is_torn_down_and_shown_without_elastic_beanstalk(
+    make_ctx: Any,
+) -> None:
+    from ordercli.deploy import stack
+    from ordercli.operate import status
+
+    stack.up(make_ctx("nw"))
+    ctx = make_ctx("nw", **{"webapp.enabled": True})  # the config now says web; AWS has none
+    services: list[str] = []
+    ctx.aws.on(
+        "before-call", lambda model, **kw: services.append(model.service_model.endpoint_prefix)
+    )
+    shown = status.stack_status(ctx)
+    result = stack.teardown(ctx)
+    assert "lambda" in services and "elasticbeanstalk" not in services
+    assert {r["state"] for r in shown["resources"] if r["kind"].startswith("eb_")} == {"missing"}
+    web = [a for a in result.plan.actions if a.spec.kind.startswith("eb_")]
+    assert len(web) == 2 and {a.action for a in web} == {"noop"}

@@ -19,9 +19,11 @@ Listener = Callable[[str, Action, "Result | None"], None]
 @dataclass
 class Result:
     action: Action
-    status: str  # done | failed | skipped
+    status: str  # done | failed | skipped (| waiting, only while it runs)
     seconds: float = 0.0
     error: BaseException | None = None
+    # What AWS still finishes by itself after a delete (e.g. "Deleting"), or a wait's countdown.
+    detail: str = ""
 
 
 class ApplyError(OrderCliError):
@@ -52,14 +54,16 @@ def _prerequisites(plan: Plan) -> dict[str, set[str]]:
     return pre
 
 
-def _run(aws: Any, action: Action) -> None:
+def _run(aws: Any, action: Action) -> str:
+    """Run one action; returns what AWS still finishes by itself ("" when nothing)."""
     handler = kind(action.spec.kind)
     if action.action == "create":
         handler.create(aws, action.spec)
     elif action.action == "update":
         handler.update(aws, action.spec, action.current or {})
     elif action.action == "delete":
-        handler.delete(aws, action.spec, action.current or {})
+        return handler.delete(aws, action.spec, action.current or {}) or ""
+    return ""
 
 
 def apply(aws: Any, plan: Plan, listener: Listener | None = None, threads: int = 8) -> list[Result]:
@@ -75,12 +79,21 @@ def apply(aws: Any, plan: Plan, listener: Listener | None = None, threads: int =
     def timed(action: Action) -> Result:
         notify("start", action, None)
         t0 = time.perf_counter()
+
+        def countdown(what: str, left: float) -> None:
+            notify("waiting", action, Result(action, "waiting", detail=f"{what}: {left:.0f} s"))
+
+        aws.set_countdown(countdown)
         try:
-            _run(aws, action)
+            pending = _run(aws, action)
         except Exception as exc:
             result = Result(action, "failed", time.perf_counter() - t0, exc)
         else:
-            result = Result(action, "done", time.perf_counter() - t0)
+            result = Result(action, "done", time.perf_counter() - t0, detail=pending)
+            if pending:
+                aws.say(f"{action.spec.kind} {action.spec.name}: {pending}")
+        finally:
+            aws.set_countdown(None)
         notify(result.status, action, result)
         return result
 

@@ -40,8 +40,20 @@ class Plan:
 
 
 def read_all(aws: Any, specs: Sequence[Spec], threads: int = 16) -> list[dict[str, Any] | None]:
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(lambda s: kind(s.kind).read(aws, s), specs))
+    """Every spec's current state, concurrently; a spec whose `only_with` partner is absent is
+    absent too, and is not read."""
+    got: dict[str, dict[str, Any] | None] = {}
+
+    def read_into(batch: list[Spec]) -> None:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for spec, current in zip(
+                batch, pool.map(lambda s: kind(s.kind).read(aws, s), batch), strict=True
+            ):
+                got[spec.key] = current
+
+    read_into([s for s in specs if s.only_with is None])
+    read_into([s for s in specs if s.only_with is not None and got.get(s.only_with) is not None])
+    return [got.get(s.key) for s in specs]
 
 
 def plan_up(aws: Any, specs: Sequence[Spec]) -> Plan:

@@ -25,12 +25,16 @@ BATCH_SIZE = 10
 
 @dataclass(frozen=True)
 class Spec:
-    """One resource as it should be. `depends_on` holds the keys of specs made before it."""
+    """One resource as it should be. `depends_on` holds the keys of specs made before it;
+    `only_with` the key of a spec made (and deleted) with it: if that one is absent, this one
+    is taken as absent without being read (so a stack that never had a web app is never asked
+    of Elastic Beanstalk, whose permissions its user may lack)."""
 
     kind: str
     name: str
     props: dict[str, Any] = field(default_factory=dict, compare=False)
     depends_on: tuple[str, ...] = ()
+    only_with: str | None = None
 
     @property
     def key(self) -> str:
@@ -301,7 +305,13 @@ def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list
                 "tags": tags,
             },
         ),
-        Spec("eb_application", app, {"version_label": label, "bundle": bundle.data, "tags": tags}),
+        Spec(
+            "eb_application",
+            app,
+            {"version_label": label, "bundle": bundle.data, "tags": tags},
+            (key("role", service_role),),
+            only_with=key("role", service_role),
+        ),
         Spec(
             "eb_environment",
             names.webapp_environment,
@@ -318,6 +328,7 @@ def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list
                 key("instance_profile", instance_role),
                 key("role", service_role),
             ),
+            only_with=key("role", service_role),
         ),
     ]
 

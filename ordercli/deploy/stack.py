@@ -28,6 +28,12 @@ class StackResult:
             "dry_run": self.dry_run,
             "actions": [a.to_json() for a in self.plan.actions],
             "outputs": self.outputs,
+            # Deleted but not yet gone: AWS finishes these by itself (teardown).
+            "finishing": [
+                {"resource": r.action.spec.name, "kind": r.action.spec.kind, "detail": r.detail}
+                for r in self.results
+                if r.detail
+            ],
         }
 
 

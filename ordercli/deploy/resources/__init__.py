@@ -1,5 +1,6 @@
 """One module per resource kind, each with the same five plain functions:
-read (current state or None), diff (reasons it differs), create, update, delete."""
+read (current state or None), diff (reasons it differs), create, update, delete
+(which may return what AWS still finishes by itself, e.g. a mapping still Deleting)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class ResourceKind(Protocol):
     def diff(self, spec: Any, current: dict[str, Any]) -> list[str]: ...
     def create(self, aws: Any, spec: Any) -> None: ...
     def update(self, aws: Any, spec: Any, current: dict[str, Any]) -> None: ...
-    def delete(self, aws: Any, spec: Any, current: dict[str, Any]) -> None: ...
+    def delete(self, aws: Any, spec: Any, current: dict[str, Any]) -> str | None: ...
 
 
 KINDS: dict[str, ModuleType] = {

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ordercli.aws import wait_for
+from ordercli.errors import AwsError
+
+PROCESS_TIMEOUT = 600.0
+POLL = 5.0
+
 
 def read(aws: Any, spec: Any) -> dict[str, Any] | None:
     eb = aws.client("elasticbeanstalk")
@@ -35,6 +41,28 @@ def _upload_version(aws: Any, spec: Any) -> None:
         Description="Built by ordercli",
         SourceBundle={"S3Bucket": bucket, "S3Key": key},
         Process=True,
+    )
+    wait_processed(aws, spec)
+
+
+def wait_processed(aws: Any, spec: Any) -> None:
+    """A version made with Process=True is usable only once PROCESSED (it is validated and
+    unpacked asynchronously); FAILED ends here with EB's reason."""
+    eb = aws.client("elasticbeanstalk")
+    label = spec.props["version_label"]
+
+    def look() -> bool | None:
+        got = eb.describe_application_versions(ApplicationName=spec.name, VersionLabels=[label])
+        status = (got["ApplicationVersions"] or [{}])[0].get("Status", "PROCESSED")
+        if status == "FAILED":
+            raise AwsError(
+                f"Elastic Beanstalk could not process version {label} of {spec.name}.",
+                hint="Its events (`aws elasticbeanstalk describe-events`) say why.",
+            )
+        return True if status == "PROCESSED" else None
+
+    wait_for(
+        aws, look, what=f"version {label} to be processed", timeout=PROCESS_TIMEOUT, every=POLL
     )
 
 

@@ -5,10 +5,10 @@ its last events and health causes, not a bare timeout."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from ordercli.aws import error_code, error_message, retry, wait_for
 from ordercli.errors import AwsError
 
 POLL = 10.0  # seconds between looks at a changing environment
@@ -73,21 +73,55 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     return reasons
 
 
+def _profile_not_ready(exc: BaseException) -> bool:
+    """A just-made instance profile is refused until IAM has propagated it."""
+    return error_code(exc) == "InvalidParameterValue" and "instance profile" in (
+        error_message(exc).lower()
+    )
+
+
 def create(aws: Any, spec: Any) -> None:
     eb = aws.client("elasticbeanstalk")
     started = datetime.now(UTC)
-    eb.create_environment(
-        ApplicationName=spec.props["application"],
-        EnvironmentName=spec.name,
-        SolutionStackName=spec.props["solution_stack"] or newest_python_stack(eb),
-        VersionLabel=spec.props["version_label"],
-        OptionSettings=spec.props["options"],
-        Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
+    stack = spec.props["solution_stack"] or newest_python_stack(eb)
+    retry(
+        lambda: eb.create_environment(
+            ApplicationName=spec.props["application"],
+            EnvironmentName=spec.name,
+            SolutionStackName=stack,
+            VersionLabel=spec.props["version_label"],
+            OptionSettings=spec.props["options"],
+            Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
+        ),
+        when=_profile_not_ready,
+        sleep=aws.sleep,
     )
     wait_ready(aws, spec, started)
 
 
+def _wait_settled(aws: Any, spec: Any) -> None:
+    """An environment accepts an update only when Ready (not Launching/Updating)."""
+    eb = aws.client("elasticbeanstalk")
+
+    def look() -> bool | None:
+        status = _environment_status(eb, spec)
+        if status in (None, "Terminated", "Terminating"):
+            raise AwsError(f"Environment {spec.name} is {status or 'gone'}; run `up` again.")
+        return True if status == "Ready" else None
+
+    wait_for(
+        aws,
+        look,
+        what=f"environment {spec.name} to be Ready before updating it",
+        timeout=spec.props["timeout"],
+        every=POLL,
+        why=f"environment {spec.name} is busy (an earlier change is still running); waiting.",
+    )
+
+
 def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+    if current.get("status") != "Ready":
+        _wait_settled(aws, spec)
     started = datetime.now(UTC)
     aws.client("elasticbeanstalk").update_environment(
         ApplicationName=spec.props["application"],
@@ -101,13 +135,14 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
 def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
     eb = aws.client("elasticbeanstalk")
     eb.terminate_environment(EnvironmentName=spec.name, ForceTerminate=True)
-    deadline = time.monotonic() + spec.props["timeout"]
-    while _environment_status(eb, spec) not in (None, "Terminated"):
-        if time.monotonic() > deadline:
-            raise AwsError(
-                f"Environment {spec.name} did not terminate in {spec.props['timeout']} s."
-            )
-        aws.sleep(POLL)
+    # Waited out: the roles it uses go next, and an environment losing them mid-way can fail.
+    wait_for(
+        aws,
+        lambda: True if _environment_status(eb, spec) in (None, "Terminated") else None,
+        what=f"environment {spec.name} to terminate",
+        timeout=spec.props["timeout"],
+        every=POLL,
+    )
 
 
 def _environment_status(eb: Any, spec: Any) -> str | None:
@@ -122,7 +157,7 @@ def _environment_status(eb: Any, spec: Any) -> str | None:
 def wait_ready(aws: Any, spec: Any, started: datetime) -> None:
     """Until Ready and Green; events are passed to `aws.note` as they arrive."""
     eb = aws.client("elasticbeanstalk")
-    deadline = time.monotonic() + spec.props["timeout"]
+    deadline = aws.now() + spec.props["timeout"]
     seen: set[tuple[str, str]] = set()
     recent: list[str] = []
     while True:
@@ -144,7 +179,7 @@ def wait_ready(aws: Any, spec: Any, started: datetime) -> None:
             return
         if status == "Terminated" or (status == "Ready" and health == "Red"):
             _fail(eb, spec, f"is {status}, health {health}", recent)
-        if time.monotonic() > deadline:
+        if aws.now() > deadline:
             _fail(
                 eb,
                 spec,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ordercli.aws import error_code, wait_for
 from ordercli.deploy.resources._common import missing, tag_diff
 
 NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
@@ -43,9 +44,35 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     return reasons + tag_diff(spec.props["tags"], current["tags"])
 
 
+NAME_HOLD = 60.0  # "You must wait 60 seconds after deleting a queue" (SQS DeleteQueue docs)
+RECENTLY = ("AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently")
+
+
 def create(aws: Any, spec: Any) -> None:
-    aws.client("sqs").create_queue(
-        QueueName=spec.name, Attributes=spec.props["attributes"], tags=spec.props["tags"]
+    """Create; if the name was deleted less than a minute ago, wait until SQS frees it."""
+    sqs = aws.client("sqs")
+
+    def attempt() -> bool | None:
+        try:
+            sqs.create_queue(
+                QueueName=spec.name, Attributes=spec.props["attributes"], tags=spec.props["tags"]
+            )
+        except Exception as exc:
+            if error_code(exc) in RECENTLY:
+                return None
+            raise
+        return True
+
+    wait_for(
+        aws,
+        attempt,
+        what=f"SQS to free the name {spec.name}",
+        timeout=NAME_HOLD + 30,
+        expected=NAME_HOLD,
+        why=(
+            f"queue {spec.name} was deleted less than a minute ago; SQS holds a deleted "
+            f"queue's name for {NAME_HOLD:.0f} s, so this waits and then creates it."
+        ),
     )
 
 
@@ -55,9 +82,11 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
     sqs.tag_queue(QueueUrl=current["url"], Tags=spec.props["tags"])
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def delete(aws: Any, spec: Any, current: dict[str, Any]) -> str | None:
     try:
         aws.client("sqs").delete_queue(QueueUrl=current["url"])
     except Exception as exc:
         if not missing(exc, *NOT_FOUND):
             raise
+        return None
+    return f"deleted; SQS holds the name for {NAME_HOLD:.0f} s (a new `up` waits for it)"
