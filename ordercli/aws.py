@@ -189,7 +189,7 @@ class Aws:
         self._lock = threading.Lock()
         self._session: Any = None
         self._account: str | None = None
-        self._hooks: list[tuple[str, Callable[..., Any]]] = []
+        self._hooks: list[tuple[str, Callable[..., Any], bool]] = []
         # Where slow resources report progress lines (set by the renderer; None: quiet).
         self.note: Callable[[str], None] | None = None
         # Where a wait reports its countdown, (what, seconds left) (set by apply; None: quiet).
@@ -255,17 +255,18 @@ class Aws:
                     endpoint_url=self.target.endpoint_url,
                     config=config,
                 )
-                for event, handler in self._hooks:
-                    client.meta.events.register(event, handler)
+                for event, handler, first in self._hooks:
+                    _register(client, event, handler, first)
                 self._clients[service] = client
             return self._clients[service]
 
-    def on(self, event: str, handler: Callable[..., Any]) -> None:
-        """Register a botocore event handler on every client, present and future."""
+    def on(self, event: str, handler: Callable[..., Any], *, first: bool = False) -> None:
+        """Register a botocore event handler on every client, present and future
+        (`first`: ahead of botocore's own handlers, e.g. to answer a request before it is sent)."""
         with self._lock:
-            self._hooks.append((event, handler))
+            self._hooks.append((event, handler, first))
             for client in self._clients.values():
-                client.meta.events.register(event, handler)
+                _register(client, event, handler, first)
 
     def account_id(self) -> str:
         if self._account is None:
@@ -282,6 +283,13 @@ class Aws:
             else ("aws-us-gov" if self.target.region.startswith("us-gov-") else "aws")
         )
         return Names(stack, self.target.region, self.account_id(), partition)
+
+
+def _register(client: Any, event: str, handler: Callable[..., Any], first: bool) -> None:
+    if first:
+        client.meta.events.register_first(event, handler)
+    else:
+        client.meta.events.register(event, handler)
 
 
 MUTATING_PREFIXES = (
