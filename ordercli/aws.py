@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ordercli.errors import AwsError, OrderCliError, UsageError
+from ordercli.errors import AwsError, Conflict, NotFound, OrderCliError, UsageError
 from ordercli.names import Names
 
 LOCAL_ACCOUNT = "123456789012"  # moto's interpreter calls back with its default account
@@ -81,6 +81,77 @@ def error_message(exc: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Message", "")) or str(exc)
     return str(exc)
+
+
+# AWS's many spellings of "there is no such thing" and "not now / already there".
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "ResourceNotFound",
+        "NoSuchEntity",
+        "NotFound",
+        "NotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "StateMachineDoesNotExist",
+        "DashboardNotFoundError",
+    }
+)
+CONFLICT_CODES = frozenset(
+    {
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "ResourceAlreadyExistsException",
+        "EntityAlreadyExists",
+        "StateMachineDeleting",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "QueueDeletedRecently",
+    }
+)
+
+
+def _boundary_errors() -> tuple[type[Exception], type[Exception]]:
+    """AwsNotFound and AwsConflict: the project's NotFound/Conflict that are still botocore
+    ClientErrors (so `error_code` and callers catching ClientError keep working)."""
+    global _BOUNDARY
+    if _BOUNDARY is None:
+        from botocore.exceptions import ClientError
+
+        def init(self: Any, response: Any, operation: str) -> None:
+            ClientError.__init__(self, response, operation)
+            err = response.get("Error", {})
+            self.message = f"AWS {operation} failed ({err.get('Code')}): {err.get('Message')}"
+            self.hint = None
+
+        _BOUNDARY = (
+            type("AwsNotFound", (ClientError, NotFound), {"__init__": init}),
+            type("AwsConflict", (ClientError, Conflict), {"__init__": init}),
+        )
+    return _BOUNDARY
+
+
+_BOUNDARY: tuple[type[Exception], type[Exception]] | None = None
+
+
+def _raise_ours(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+    """after-call: an AWS error meaning "not there" or "in the way" leaves the client as the
+    project's NotFound or Conflict (botocore would raise its generic ClientError next)."""
+    if http_response is None or getattr(http_response, "status_code", 200) < 300:
+        return
+    code = str((parsed or {}).get("Error", {}).get("Code", ""))
+    not_found, conflict = _boundary_errors()
+    if code in NOT_FOUND_CODES:
+        raise not_found(parsed, model.name)
+    if code in CONFLICT_CODES:
+        raise conflict(parsed, model.name)
+
+
+def absent_is_none(call: Callable[[], T]) -> T | None:
+    """The call's result, or None if AWS says the thing is not there."""
+    try:
+        return call()
+    except NotFound:
+        return None
 
 
 def translate_error(exc: BaseException, target: Target | None = None) -> OrderCliError | None:
@@ -255,6 +326,7 @@ class Aws:
                     endpoint_url=self.target.endpoint_url,
                     config=config,
                 )
+                client.meta.events.register("after-call", _raise_ours)
                 for event, handler, first in self._hooks:
                     _register(client, event, handler, first)
                 self._clients[service] = client
