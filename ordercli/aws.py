@@ -147,11 +147,14 @@ def _raise_ours(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
 
 
 def absent_is_none(call: Callable[[], T]) -> T | None:
-    """The call's result, or None if AWS says the thing is not there."""
+    """The call's result, or None if AWS says the thing is not there (also from a client made
+    outside `Aws`, whose errors are botocore's own)."""
     try:
         return call()
-    except NotFound:
-        return None
+    except Exception as exc:
+        if isinstance(exc, NotFound) or error_code(exc) in NOT_FOUND_CODES:
+            return None
+        raise
 
 
 def translate_error(exc: BaseException, target: Target | None = None) -> OrderCliError | None:

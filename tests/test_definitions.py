@@ -9,7 +9,7 @@ import zipfile
 from ordercli.config import load_settings
 from ordercli.deploy import policies
 from ordercli.deploy.package import function_zip
-from ordercli.deploy.specs import HANDLER_MODULES, build_specs, workflow_definition
+from ordercli.deploy.specs import HANDLER_MODULES, RoleSpec, build_specs, workflow_definition
 from ordercli.names import Names
 
 NAMES = Names("shop", "us-east-1", "123456789012")
@@ -46,7 +46,7 @@ def test_workflow_catches_business_errors_and_fails_with_their_names() -> None:
 
 def test_no_policy_ordercli_writes_has_a_wildcard() -> None:
     specs = build_specs(load_settings(environ={}), NAMES)
-    docs = [s.props["policy"] for s in specs if s.kind == "role"]
+    docs = [s.policy for s in specs if isinstance(s, RoleSpec) and s.policy is not None]
     assert len(docs) == 5
     for doc in docs:
         assert policies.wildcards(doc) == [], doc
@@ -58,11 +58,13 @@ def test_wildcard_check_catches_wildcards() -> None:
 
 
 def test_each_role_grants_exactly_what_design_says() -> None:
-    specs = {s.name: s for s in build_specs(load_settings(environ={}), NAMES) if s.kind == "role"}
+    specs = {
+        s.name: s for s in build_specs(load_settings(environ={}), NAMES) if isinstance(s, RoleSpec)
+    }
 
     def actions(role: str) -> set[str]:
         out: set[str] = set()
-        for st in specs[role].props["policy"]["Statement"]:
+        for st in policies.statements_of(specs[role].policy or {}):
             out |= {st["Action"]} if isinstance(st["Action"], str) else set(st["Action"])
         return out
 

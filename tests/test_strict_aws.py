@@ -108,7 +108,7 @@ def test_a_mapping_is_never_changed_mid_transition(strict_ctx: StrictCtx) -> Non
     ][0]["UUID"]
     lam.update_event_source_mapping(UUID=uuid, BatchSize=5)  # now Updating
     current = event_source_mapping.read(ctx.aws, spec)
-    assert current is not None and current["mapping"]["State"] == "Updating"
+    assert current is not None and current.mapping and current.mapping.state == "Updating"
     assert event_source_mapping.delete(ctx.aws, spec, current)  # waited, disabled, deleted
     assert double.seen["mapping update refused mid-transition"] == 0
     assert double.seen["mapping delete refused mid-transition"] == 0

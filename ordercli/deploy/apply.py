@@ -7,11 +7,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ordercli.deploy.plan import Action, Plan
 from ordercli.deploy.resources import kind
 from ordercli.errors import OrderCliError
+
+if TYPE_CHECKING:
+    from ordercli.aws import Aws
 
 Listener = Callable[[str, Action, "Result | None"], None]
 
@@ -54,19 +57,19 @@ def _prerequisites(plan: Plan) -> dict[str, set[str]]:
     return pre
 
 
-def _run(aws: Any, action: Action) -> str:
+def _run(aws: Aws, action: Action) -> str:
     """Run one action; returns what AWS still finishes by itself ("" when nothing)."""
     handler = kind(action.spec.kind)
     if action.action == "create":
         handler.create(aws, action.spec)
     elif action.action == "update":
-        handler.update(aws, action.spec, action.current or {})
+        handler.update(aws, action.spec, action.current, action.changes)
     elif action.action == "delete":
-        return handler.delete(aws, action.spec, action.current or {}) or ""
+        return handler.delete(aws, action.spec, action.current) or ""
     return ""
 
 
-def apply(aws: Any, plan: Plan, listener: Listener | None = None, threads: int = 8) -> list[Result]:
+def apply(aws: Aws, plan: Plan, listener: Listener | None = None, threads: int = 8) -> list[Result]:
     """Run every change; on a failure finish what is running, skip the rest, raise ApplyError."""
     notify = listener or (lambda *_: None)
     todo = {a.spec.key: a for a in plan.changes}

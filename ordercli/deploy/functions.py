@@ -1,0 +1,66 @@
+"""The one table of the stack's Lambda functions: handler module, environment, the policy
+statements beyond writing their own logs, and whether the workflow invokes them. Adding a
+workflow step is the ASL, the handler and one row here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ordercli.config import Settings
+from ordercli.deploy import policies
+from ordercli.deploy.policies import Statement
+from ordercli.names import Names
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    logical: str  # the name in the ASL and in physical names: {stack}-{logical}
+    module: str  # lambda_src/{module}.py, whose `handler` Lambda calls
+    environment: Callable[[Settings, Names], dict[str, str]]
+    statements: Callable[[Names], list[Statement]]
+    in_workflow: bool  # invoked by the state machine (else: the queue's consumer)
+
+
+def _payment_env(settings: Settings, names: Names) -> dict[str, str]:
+    seed = settings["payment.seed"]
+    return {
+        "PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
+        "PAYMENT_SEED": "" if seed is None else str(seed),
+    }
+
+
+def _none(settings: Settings, names: Names) -> dict[str, str]:
+    return {}
+
+
+def _no_statements(names: Names) -> list[Statement]:
+    return []
+
+
+TABLE: tuple[FunctionRow, ...] = (
+    FunctionRow("ValidateOrder", "validate_order", _none, _no_statements, True),
+    FunctionRow("ProcessPayment", "process_payment", _payment_env, _no_statements, True),
+    FunctionRow(
+        "SendNotification",
+        "send_notification",
+        lambda s, n: {"TOPIC_ARN": n.topic_arn},
+        lambda n: policies.render_statements("notifier", TopicArn=n.topic_arn),
+        True,
+    ),
+    FunctionRow(
+        "StartOrderWorkflow",
+        "start_order_workflow",
+        lambda s, n: {"STATE_MACHINE_ARN": n.state_machine_arn},
+        lambda n: policies.render_statements(
+            "consumer", QueueArn=n.queue_arn(), StateMachineArn=n.state_machine_arn
+        ),
+        False,
+    ),
+)
+CONSUMER = next(r for r in TABLE if not r.in_workflow)
+WORKFLOW = tuple(r for r in TABLE if r.in_workflow)
+
+
+def row(logical: str) -> FunctionRow:
+    return next(r for r in TABLE if r.logical == logical)
