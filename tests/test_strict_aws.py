@@ -71,7 +71,7 @@ def test_the_whole_cycle_against_aws_lifecycles(strict_ctx: StrictCtx, call_log:
     assert {k for k, v in actions(changed).items() if v == "update"} == {
         f"function:shop-{f}"
         for f in ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")
-    }
+    } | {"state_machine:shop-OrderProcessingWorkflow"}  # its tasks' timeouts follow
     assert double.seen["function InProgress"] >= 4
 
     ctx, _, _ = strict_ctx(**{"lambda.timeout": 20})

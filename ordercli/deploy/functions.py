@@ -22,11 +22,29 @@ class FunctionRow:
     in_workflow: bool  # invoked by the state machine (else: the queue's consumer)
 
 
+def queue_url(names: Names, queue: str | None = None) -> str:
+    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{queue or names.queue}"
+
+
+def execution_prefix(names: Names) -> str:
+    return names.state_machine_arn.replace(":stateMachine:", ":execution:")
+
+
 def _payment_env(settings: Settings, names: Names) -> dict[str, str]:
     seed = settings["payment.seed"]
     return {
         "PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
         "PAYMENT_SEED": "" if seed is None else str(seed),
+        "PAYMENTS_TABLE": names.payments_table,
+    }
+
+
+def _consumer_env(settings: Settings, names: Names) -> dict[str, str]:
+    return {
+        "STATE_MACHINE_ARN": names.state_machine_arn,
+        "QUEUE_URL": queue_url(names),
+        "DLQ_URL": queue_url(names, names.dlq),
+        "MAX_RECEIVE_COUNT": str(settings["queue.max_receive_count"]),
     }
 
 
@@ -40,7 +58,13 @@ def _no_statements(names: Names) -> list[Statement]:
 
 TABLE: tuple[FunctionRow, ...] = (
     FunctionRow("ValidateOrder", "validate_order", _none, _no_statements, True),
-    FunctionRow("ProcessPayment", "process_payment", _payment_env, _no_statements, True),
+    FunctionRow(
+        "ProcessPayment",
+        "process_payment",
+        _payment_env,
+        lambda n: policies.render_statements("payments", TableArn=n.payments_table_arn),
+        True,
+    ),
     FunctionRow(
         "SendNotification",
         "send_notification",
@@ -51,9 +75,13 @@ TABLE: tuple[FunctionRow, ...] = (
     FunctionRow(
         "StartOrderWorkflow",
         "start_order_workflow",
-        lambda s, n: {"STATE_MACHINE_ARN": n.state_machine_arn},
+        _consumer_env,
         lambda n: policies.render_statements(
-            "consumer", QueueArn=n.queue_arn(), StateMachineArn=n.state_machine_arn
+            "consumer",
+            QueueArn=n.queue_arn(),
+            DlqArn=n.dlq_arn,
+            StateMachineArn=n.state_machine_arn,
+            ExecutionArnPrefix=execution_prefix(n),
         ),
         False,
     ),

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from ordercli.config import Settings
 from ordercli.deploy import policies
-from ordercli.deploy.functions import CONSUMER, TABLE, WORKFLOW
+from ordercli.deploy.functions import CONSUMER, TABLE, WORKFLOW, execution_prefix, queue_url
 from ordercli.deploy.package import function_zip
 from ordercli.deploy.policies import Document
 from ordercli.names import TAG_KEY, Names
@@ -54,6 +54,15 @@ class TopicSpec(Spec):
     kind: ClassVar[str] = "topic"
     arn: str
     email: str | None
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class TableSpec(Spec):
+    """The payments table (ProcessPayment's idempotency record, keyed by orderId)."""
+
+    kind: ClassVar[str] = "table"
+    arn: str
     tags: Tags
 
 
@@ -154,13 +163,23 @@ def key(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
-def workflow_definition(names: Names) -> str:
-    """The ASL from definitions/, every function placeholder filled with its ARN."""
+TASK_TIMEOUT_MARGIN = 5  # seconds a task waits past its function's own timeout
+
+
+def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
+    """The ASL from definitions/, every function placeholder filled with its ARN. With
+    `lambda_timeout`, each Task's TimeoutSeconds is a little over it: the function's own
+    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
     filled = policies.fill(
         text, {f"{r.logical}Arn": names.function_arn(r.logical) for r in WORKFLOW}
     )
-    return json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+    asl = json.loads(filled)
+    if lambda_timeout is not None:
+        for state in asl["States"].values():
+            if state["Type"] == "Task":
+                state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
+    return json.dumps(asl, separators=(",", ":"), sort_keys=True)
 
 
 def _lambda_trust_role(names: Names, logical: str, tags: Tags) -> RoleSpec:
@@ -196,6 +215,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             depends_on=(key("queue", names.dlq),),
         ),
         TopicSpec(names.topic, arn=names.topic_arn, email=settings["notify.email"], tags=tags),
+        TableSpec(names.payments_table, arn=names.payments_table_arn, tags=tags),
     ]
     for row in TABLE:
         role = _lambda_trust_role(names, row.logical, tags)
@@ -236,7 +256,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
         StateMachineSpec(
             names.state_machine,
             arn=names.state_machine_arn,
-            definition=workflow_definition(names),
+            definition=workflow_definition(names, settings["lambda.timeout"]),
             role_arn=names.role_arn(names.workflow_role),
             tags=tags,
             depends_on=(
@@ -253,7 +273,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             function=consumer,
             batch_size=BATCH_SIZE,
             response_types=("ReportBatchItemFailures",),
-            max_concurrency=None,
+            max_concurrency=settings["queue.max_concurrency"],
             depends_on=(
                 key("queue", names.queue),
                 key("function", consumer),
@@ -274,10 +294,6 @@ EB_SERVICE = (
 )
 
 
-def queue_url(names: Names) -> str:
-    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{names.queue}"
-
-
 def _option(namespace: str, name: str, value: str) -> dict[str, str]:
     return {"Namespace": namespace, "OptionName": name, "Value": value}
 
@@ -291,7 +307,6 @@ def webapp_specs(settings: Settings, names: Names, tags: Tags) -> list[Spec]:
     bundle = webapp_bundle()
     label = f"ordercli-{bundle.sha256_hex[:16]}"
     p = names.partition
-    execution_prefix = names.state_machine_arn.replace(":stateMachine:", ":execution:")
     instance_role, service_role = names.webapp_instance_role, names.webapp_service_role
     app = names.webapp_application
     env_vars = {
@@ -311,7 +326,7 @@ def webapp_specs(settings: Settings, names: Names, tags: Tags) -> list[Spec]:
         ),
     )
     web_statements = policies.render_statements(
-        "webapp", QueueArn=names.queue_arn(), ExecutionArnPrefix=execution_prefix
+        "webapp", QueueArn=names.queue_arn(), ExecutionArnPrefix=execution_prefix(names)
     )
     return [
         RoleSpec(

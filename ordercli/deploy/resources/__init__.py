@@ -21,6 +21,7 @@ from ordercli.deploy.resources import (
     queue,
     role,
     state_machine,
+    table,
     topic,
 )
 from ordercli.deploy.resources._common import Change
@@ -43,6 +44,7 @@ class ResourceKind(Protocol):
 KINDS: dict[str, ModuleType] = {
     "queue": queue,
     "topic": topic,
+    "table": table,
     "role": role,
     "log_group": log_group,
     "function": function,
