@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ordercli.aws import Aws, absent_is_none, error_code, retry, wait_for
+from ordercli.aws import Aws, absent_is_none, error_code, error_message, retry, wait_for
 from ordercli.deploy.resources._common import Change, changed, tag_diff, tag_list, whats
 from ordercli.deploy.specs import StateMachineSpec
 
@@ -44,7 +44,12 @@ def diff(spec: StateMachineSpec, current: MachineState) -> list[Change]:
 
 
 def _role_not_ready(exc: BaseException) -> bool:
-    return error_code(exc) in ("AccessDeniedException", "InvalidArn")
+    """A role made seconds ago is not yet assumable by states.amazonaws.com (IAM propagates
+    eventually); the caller's own missing permission is not retried."""
+    text = error_message(exc).lower()
+    return error_code(exc) in ("AccessDeniedException", "InvalidArn") and (
+        "assume" in text or ("not authorized to perform" not in text and "role" in text)
+    )
 
 
 def create(aws: Aws, spec: StateMachineSpec) -> None:
