@@ -6,6 +6,7 @@ tenth of a second of imports on every command and buys nothing here."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -183,8 +184,14 @@ def translate_error(exc: BaseException, target: Target | None = None) -> OrderCl
             "AuthFailure",
         ):
             return AwsError(f"AWS rejected the credentials ({code}).", hint=NO_CREDENTIALS_HINT)
-        if code in ("AccessDenied", "AccessDeniedException"):
-            return AwsError(f"Access denied for {op}: {error_message(exc)}")
+        message = error_message(exc)
+        if code in ("AccessDenied", "AccessDeniedException") or (
+            code == "403" and "not authorized to perform" in message
+        ):
+            # (an error body the SDK could not parse keeps AWS's message inside its XML)
+            inner = re.search(r"<Message>(.*?)</Message>", message, re.S)
+            text = " ".join((inner.group(1) if inner else message).split())
+            return AwsError(f"Access denied for {op}: {text}")
         return AwsError(f"AWS {op} failed ({code}): {error_message(exc)}")
     if isinstance(exc, bex.BotoCoreError):
         return AwsError(f"AWS SDK error: {exc}")

@@ -33,13 +33,21 @@ class ApplyError(OrderCliError):
     def __init__(self, results: list[Result]) -> None:
         failed = [r for r in results if r.status == "failed"]
         first = failed[0]
-        detail = getattr(first.error, "message", None) or str(first.error)
+        detail = getattr(first.error, "message", None) or _readable(first.error)
         super().__init__(
             f"{len(failed)} action(s) failed; first: {first.action.action} "
             f"{first.action.spec.kind} {first.action.spec.name}: {detail}",
             hint="Nothing is lost: run the same command again to converge from where it stopped.",
         )
         self.results = results
+
+
+def _readable(error: BaseException | None) -> str:
+    """An AWS error as the CLI edge would word it (e.g. "Access denied for ..."), else str."""
+    from ordercli.aws import translate_error
+
+    ours = translate_error(error) if error is not None else None
+    return ours.message if ours is not None else str(error)
 
 
 def _prerequisites(plan: Plan) -> dict[str, set[str]]:

@@ -262,6 +262,19 @@ def deployer_policy(names: Names, *, web: bool = True) -> DeployerPolicy:
     ]
     if web:
         grants += _web_grants(names)
+    else:
+        grants.append(
+            Grant(
+                "FindWebApp",
+                ("iam:GetRole",),
+                (
+                    names.role_arn(names.webapp_instance_role),
+                    names.role_arn(names.webapp_service_role),
+                ),
+                "status, teardown: whether the stack has a web app (without its roles nothing "
+                "else of it, and nothing of Elastic Beanstalk, is read)",
+            )
+        )
     return DeployerPolicy(names.stack, tuple(grants))
 
 

@@ -337,7 +337,11 @@ def webapp_specs(settings: Settings, names: Names, tags: Tags) -> list[Spec]:
             tags=tags,
         ),
         InstanceProfileSpec(
-            instance_role, role=instance_role, tags=tags, depends_on=(key("role", instance_role),)
+            instance_role,
+            role=instance_role,
+            tags=tags,
+            depends_on=(key("role", instance_role),),
+            only_with=key("role", instance_role),
         ),
         RoleSpec(
             service_role,
