@@ -12,6 +12,7 @@ way AWS judges it where moto cannot:
 - moto's signature check hashes a bodiless request (Lambda's GETs and DELETEs) as if its
   parsed parameters were the body, so every signed Lambda read fails; it hashes the empty
   body that was signed instead;
+- moto names a role that does not exist yet `*`; AWS authorizes on the ARN the name makes;
 - moto names CloudWatch's actions by its endpoint (`monitoring:`); IAM's prefix is
   `cloudwatch:`; and it asks for `sqs:SendMessageBatch` (and other *Batch actions), which IAM
   authorizes as the single-message action ("Amazon SQS API permissions" reference).
@@ -65,6 +66,13 @@ def patch_moto() -> None:
         return bool(matches(self, element, value))
 
     ac.IAMPolicyStatement._check_element_matches = check_element_matches  # type: ignore[method-assign]
+
+    from moto.iam import responses as iam_responses
+
+    def role_arn(self: Any, role_name: str) -> str:
+        return f"arn:aws:iam::{self.current_account}:role/{role_name}"
+
+    iam_responses.IamResponse._resolve_resource_arn = role_arn  # type: ignore[method-assign]
 
     make_request = ac.IAMRequestBase._create_aws_request
 
