@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ordercli.aws import Aws, absent_is_none, wait_for
 from ordercli.deploy.resources._common import Change, tag_diff, tag_list
 from ordercli.deploy.specs import TableSpec
-from ordercli.errors import Conflict
+from ordercli.errors import AwsError, Conflict
 
 KEY = "orderId"
 POLL = 1.0
@@ -71,13 +71,18 @@ def create(aws: Aws, spec: TableSpec) -> None:
 
 
 def wait_active(aws: Aws, name: str, timeout: float = TIMEOUT) -> None:
-    wait_for(
-        aws,
-        lambda: True if _status(aws, name) == "ACTIVE" else None,
-        what=f"DynamoDB table {name} to be ACTIVE",
-        timeout=timeout,
-        every=POLL,
-    )
+    seen: list[str | None] = []
+
+    def look() -> bool | None:
+        seen.append(_status(aws, name))
+        return True if seen[-1] == "ACTIVE" else None
+
+    try:
+        wait_for(aws, look, what=f"DynamoDB table {name} to be ACTIVE", timeout=timeout, every=POLL)
+    except AwsError:
+        raise AwsError(
+            f"DynamoDB table {name} is {seen[-1] or 'missing'} after {timeout:.0f} s."
+        ) from None
 
 
 def update(aws: Aws, spec: TableSpec, current: TableState, changes: Sequence[Change]) -> None:
