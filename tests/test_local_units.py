@@ -47,7 +47,13 @@ def test_worker_environment_is_built_from_scratch() -> None:
         3,
         128,
         "us-east-1",
-        (("MY_VAR", "1"),),
+        (
+            ("MY_VAR", "1"),
+            ("AWS_ENDPOINT_URL_SQS", "https://sqs.real"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ("aws_profile", "prod"),
+            ("HTTPS_PROXY", "http://proxy.real"),
+        ),
     )
     user = {
         "PATH": "/usr/bin",
@@ -61,7 +67,8 @@ def test_worker_environment_is_built_from_scratch() -> None:
     assert env["PATH"] == "/usr/bin" and env["MY_VAR"] == "1"
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert "AWS_PROFILE" not in env and "HOME" not in env
-    assert "AKIAREAL" not in json.dumps(env)
+    assert "AKIAREAL" not in json.dumps(env) and "real" not in json.dumps(env)
+    assert not {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "aws_profile", "HTTPS_PROXY"} & set(env)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import queue
-import select
+import selectors
 import struct
 import subprocess
 import sys
@@ -29,6 +29,13 @@ from ordercli.local.worker_main import write_message
 MAX_WORKERS_PER_FUNCTION = 8
 INIT_TIMEOUT = 10.0  # seconds, as Lambda limits a function's init phase
 BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+# A function's own variables that could send its SDK calls somewhere other than the
+# emulator (AWS_ENDPOINT_URL_<SERVICE>, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, profiles,
+# container or web-identity credentials, FIPS/dual-stack endpoints) or through a proxy.
+# Lambda reserves the AWS_ prefix for itself; here every such variable is dropped.
+ROUTING_PREFIXES = ("AWS_", "BOTO_", "BOTOCORE_")
+ROUTING_NAMES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"})
+ACQUIRE_GRACE = 30.0  # seconds a call may wait for a busy function's slot, past its timeout
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,23 @@ class WorkerGone(Exception):
     """The worker had exited before the request reached it: nothing ran."""
 
 
+class PoolBusy(Exception):
+    """No slot of the function freed up within the wait's deadline: nothing ran."""
+
+
+def routes_sdk_calls(key: str) -> bool:
+    """Whether a variable could steer an SDK call away from the emulator."""
+    upper = key.upper()
+    return upper.startswith(ROUTING_PREFIXES) or upper in ROUTING_NAMES
+
+
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Whether `fd` has data (or EOF) within `timeout` seconds; any fd number, unlike select."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        return bool(sel.select(max(0.0, timeout)))
+
+
 @dataclass
 class Outcome:
     payload: str
@@ -63,7 +87,7 @@ def worker_environment(
     """The whole environment of a worker: nothing of the user's AWS settings is inherited."""
     source = os.environ if parent is None else parent
     env = {k: source[k] for k in BASE_ENV_KEYS if k in source}
-    env.update(dict(fv.environment))
+    env.update((k, v) for k, v in fv.environment if not routes_sdk_calls(k))
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -121,8 +145,7 @@ class Worker:
         """Until the handler is imported (Lambda's init phase, limited to INIT_TIMEOUT), so
         a cold start counts as one until the worker can serve. A worker that never says so
         is found out by its first invocation."""
-        ready, _, _ = select.select([self._from_child], [], [], INIT_TIMEOUT)
-        if ready and self._read_reply() is None:
+        if wait_readable(self._from_child, INIT_TIMEOUT) and self._read_reply() is None:
             self.close(kill=True)
 
     def invoke(self, event: str, request_id: str) -> Outcome | None:
@@ -141,7 +164,8 @@ class Worker:
             raise WorkerGone from None
         reply: dict[str, Any] | None = {"ready": True}
         while reply is not None and "ready" in reply:  # a late ready from a slow init
-            ready, _, _ = select.select([self._from_child], [], [], self.fv.timeout)
+            remaining = deadline - time.time()
+            ready = wait_readable(self._from_child, remaining)
             reply = self._read_reply() if ready else None
         if reply is None:
             self.close(kill=True)
@@ -198,7 +222,6 @@ class WorkerPool:
         self._current: dict[str, FunctionVersion] = {}
         self._lock = threading.Lock()
         self._waiting: dict[str, deque[tuple[FunctionVersion, Handoff]]] = {}
-        self._spawning: dict[str, bool] = {}  # a cold start of the function is under way
 
     def code_dir(self, sha_hex: str, zip_bytes: bytes) -> Path:
         """The zip extracted once per content hash (content-addressed, so reuse is safe)."""
@@ -219,11 +242,11 @@ class WorkerPool:
         return target
 
     def _acquire(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
-        """An idle warm worker; else a new one while under the cap, one cold start at a time
-        per function; else the next one released (handed over directly, oldest waiter first).
-        One at a time: a burst would otherwise start up to `cap` interpreters at once, each
-        slower on a small machine than the warm invocations it was meant to spare (a fresh
-        emulator's first 50 orders started 29 processes and took 3.5 s, 1.1 s once warm)."""
+        """An idle warm worker; else a new one while under the cap; else the next one
+        released (handed over directly, oldest waiter first), waiting no longer than the
+        function's timeout plus ACQUIRE_GRACE (then PoolBusy: a slot that never frees, say
+        a worker wedged past every deadline, must not hang every later call)."""
+        deadline = time.monotonic() + fv.timeout + ACQUIRE_GRACE
         retired: list[Worker] = []
         handoff: Handoff | None = None
         with self._lock:
@@ -235,43 +258,53 @@ class WorkerPool:
             if idle:
                 self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
                 return idle.pop()
-            if self._busy.get(fv.arn, 0) < self.cap and not self._spawning.get(fv.arn):
+            if self._busy.get(fv.arn, 0) < self.cap:
                 self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
-                self._spawning[fv.arn] = True
             else:
                 handoff = queue.SimpleQueue()
                 self._waiting.setdefault(fv.arn, deque()).append((fv, handoff))
         for w in retired:
             w.close()
         if handoff is not None:
-            handed = handoff.get()  # a worker of this version, or None: start one
+            handed = self._wait_for_handoff(fv, handoff, deadline)
             if handed is not None:
                 return handed
         try:
-            sha_hex = hashlib.sha256(zip_bytes).hexdigest()
-            worker = Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
-        except Exception:
-            self._started(fv, failed=True)
+            return self._start(fv, zip_bytes)
+        except BaseException:
+            self._free_slot(fv)
             raise
-        self._started(fv, failed=False)
-        return worker
 
-    def _started(self, fv: FunctionVersion, *, failed: bool) -> None:
-        """A cold start ended: let the next waiter start another while there is room (on a
-        failure, the failed one's slot passes to it)."""
+    def _start(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
+        sha_hex = hashlib.sha256(zip_bytes).hexdigest()
+        return Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
+
+    def _wait_for_handoff(
+        self, fv: FunctionVersion, handoff: Handoff, deadline: float
+    ) -> Worker | None:
+        """A worker of this version, or None (a free slot: start one); PoolBusy at the
+        deadline. Hand-overs happen under the lock, so once this waiter is off the list
+        under the lock, whatever was handed is already in its queue."""
+        try:
+            return handoff.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pass
         with self._lock:
-            self._spawning[fv.arn] = False
+            waiters = self._waiting.get(fv.arn, deque())
+            for i, (_, h) in enumerate(waiters):
+                if h is handoff:
+                    del waiters[i]
+                    raise PoolBusy(f"{fv.name}: all {self.cap} workers stayed busy")
+        return handoff.get_nowait()
+
+    def _free_slot(self, fv: FunctionVersion) -> None:
+        """A busy slot ends without a worker to keep: it passes to the oldest waiter."""
+        with self._lock:
             waiters = self._waiting.get(fv.arn)
-            if failed:
-                if not waiters:
-                    self._busy[fv.arn] -= 1
-                    return
-            elif not waiters or self._busy[fv.arn] >= self.cap:
-                return
+            if waiters:
+                waiters.popleft()[1].put(None)
             else:
-                self._busy[fv.arn] += 1
-            self._spawning[fv.arn] = True
-            waiters.popleft()[1].put(None)
+                self._busy[fv.arn] -= 1
 
     def _release(self, fv: FunctionVersion, worker: Worker) -> None:
         """Give the worker, if still good, to the oldest waiter, else keep it idle. Handing
@@ -284,9 +317,8 @@ class WorkerPool:
             if waiters and keep and waiters[0][0] == fv:
                 waiters.popleft()[1].put(worker)
                 return
-            if waiters and not self._spawning.get(fv.arn):
-                self._spawning[fv.arn] = True  # the slot passes on: the waiter starts one
-                waiters.popleft()[1].put(None)
+            if waiters:
+                waiters.popleft()[1].put(None)  # the slot passes on: the waiter starts one
             else:
                 self._busy[fv.arn] -= 1
             if keep:
@@ -304,9 +336,12 @@ class WorkerPool:
             try:
                 outcome = worker.invoke(event, request_id)
             except WorkerGone:  # it died while idle: nothing was run, so use another
-                self._release(fv, worker)
                 continue
-            self._release(fv, worker)
+            except BaseException:  # a garbled reply or an interrupt: never reuse it
+                worker.close(kill=True)
+                raise
+            finally:  # on every outcome, or the slot is lost for good
+                self._release(fv, worker)
             break
         else:
             outcome, started = None, time.time()
