@@ -111,7 +111,12 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 
 def main() -> None:
-    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
+    run(int(sys.argv[1]), int(sys.argv[2]))
+
+
+def run(in_fd: int, out_fd: int) -> None:
+    """Serve invocations until the parent closes the request pipe (also the entry point of
+    a worker forked by the zygote, with this process's environment already its own)."""
     capture = Capture()
     root = logging.getLogger()
     root.handlers[:] = [capture]

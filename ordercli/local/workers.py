@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ordercli.local.worker_main import write_message
+from ordercli.local.zygote import ForkedProcess, Zygote, ZygoteGone
 
 MAX_WORKERS_PER_FUNCTION = 8
 INIT_TIMEOUT = 10.0  # seconds, as Lambda limits a function's init phase
@@ -113,15 +114,54 @@ def worker_environment(
     return env
 
 
+def zygote_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The zygote's own environment: the base keys and dummy credentials, nothing else (a
+    worker's is replaced whole after the fork; this only keeps the zygote's imports blind
+    to the user's AWS settings)."""
+    source = os.environ if parent is None else parent
+    env = {k: source[k] for k in BASE_ENV_KEYS if k in source}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
 class Worker:
-    def __init__(self, fv: FunctionVersion, code_dir: Path, endpoint: str) -> None:
+    def __init__(
+        self, fv: FunctionVersion, code_dir: Path, endpoint: str, zygote: Zygote | None = None
+    ) -> None:
         self.fv = fv
         self.stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         env = worker_environment(fv, code_dir, endpoint)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.stream
-        self.proc = subprocess.Popen(
+        self.proc: subprocess.Popen[bytes] | ForkedProcess
+        try:
+            if zygote is None:
+                raise ZygoteGone("no zygote")
+            self.proc = zygote.spawn(env, code_dir, to_child_r, from_child_w)
+        except ZygoteGone:  # a new interpreter: slower to start, same worker
+            self.proc = self._popen(env, code_dir, to_child_r, from_child_w)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.dead = False  # closed: its fds are gone, and their numbers may be reused
+        self._pending = b""  # bytes read past the last message
+        self._wait_ready()
+
+    @staticmethod
+    def _popen(
+        env: dict[str, str], code_dir: Path, to_child_r: int, from_child_w: int
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -135,11 +175,6 @@ class Worker:
             close_fds=True,
             cwd=str(code_dir),
         )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.dead = False  # closed: its fds are gone, and their numbers may be reused
-        self._pending = b""  # bytes read past the last message
-        self._wait_ready()
 
     def _wait_ready(self) -> None:
         """Until the handler is imported (Lambda's init phase, limited to INIT_TIMEOUT), so
@@ -213,8 +248,17 @@ Handoff = queue.SimpleQueue["Worker | None"]  # a released worker, or None: a fr
 class WorkerPool:
     """Idle workers per function version, at most MAX_WORKERS_PER_FUNCTION per function."""
 
-    def __init__(self, code_root: Path, endpoint: str, cap: int = MAX_WORKERS_PER_FUNCTION) -> None:
+    def __init__(
+        self,
+        code_root: Path,
+        endpoint: str,
+        cap: int = MAX_WORKERS_PER_FUNCTION,
+        use_zygote: bool = True,
+    ) -> None:
         self.code_root = code_root
+        self._zygote: Zygote | None = None
+        self._zygote_lock = threading.Lock()
+        self._use_zygote = use_zygote
         self.endpoint = endpoint
         self.cap = cap
         self._idle: dict[FunctionVersion, list[Worker]] = {}
@@ -277,7 +321,29 @@ class WorkerPool:
 
     def _start(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
         sha_hex = hashlib.sha256(zip_bytes).hexdigest()
-        return Worker(fv, self.code_dir(sha_hex, zip_bytes), self.endpoint)
+        code_dir = self.code_dir(sha_hex, zip_bytes)
+        zygote = self.zygote()
+        try:
+            return Worker(fv, code_dir, self.endpoint, zygote)
+        finally:
+            if zygote is not None and zygote.proc.poll() is not None:
+                self._drop_zygote(zygote)  # it exited: the next start makes a new one
+
+    def zygote(self) -> Zygote | None:
+        """The pool's zygote, started on first use (its imports take a few hundred ms and
+        run beside the emulator's start, not before it)."""
+        if not self._use_zygote:
+            return None
+        with self._zygote_lock:
+            if self._zygote is None:
+                self._zygote = Zygote(zygote_environment(), self.code_root)
+            return self._zygote
+
+    def _drop_zygote(self, zygote: Zygote) -> None:
+        with self._zygote_lock:
+            if self._zygote is zygote:
+                self._zygote = None
+        zygote.close()
 
     def _wait_for_handoff(
         self, fv: FunctionVersion, handoff: Handoff, deadline: float
@@ -369,3 +435,7 @@ class WorkerPool:
                 for w in workers:
                     w.close()
             self._idle.clear()
+        with self._zygote_lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
