@@ -244,3 +244,48 @@ def test_start_refuses_a_port_held_by_a_listener_or_an_open_connection(
             with pytest.raises(OrderCliError, match=f"Port {port} is in use"):
                 control.start(port)
     assert not list(tmp_path.glob("emulator-*.json"))  # nothing was started
+
+
+def test_a_created_or_changed_function_is_warmed_ahead_of_its_first_call(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import threading
+    import zipfile
+
+    from moto.awslambda.models import LambdaBackend
+
+    for name in ("create_function", "update_function_code", "update_function_configuration"):
+        monkeypatch.setattr(LambdaBackend, name, getattr(LambdaBackend, name))
+
+    class Pool:
+        def __init__(self) -> None:
+            self.warmed: list[FunctionVersion] = []
+            self.changed = threading.Condition()
+
+        def prewarm(self, fv: FunctionVersion, zip_bytes: bytes) -> bool:
+            with self.changed:
+                self.warmed.append(fv)
+                self.changed.notify_all()
+            return True
+
+    pool = Pool()
+    moto_hooks.warm_functions_ahead(pool)  # type: ignore[arg-type]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "def handler(e, c):\n    return 1\n")
+    role = boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="r", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name="us-east-1")
+    lam.create_function(
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    lam.update_function_configuration(FunctionName="f", Timeout=7)
+    with pool.changed:
+        assert pool.changed.wait_for(lambda: len(pool.warmed) == 2, timeout=10)
+    assert {fv.timeout for fv in pool.warmed} == {3, 7}

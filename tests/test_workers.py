@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ordercli.local.workers import FunctionVersion, WorkerPool
+from ordercli.local.workers import FunctionVersion, WorkerPool, worker_environment
 
 HANDLER = """
 import os, time
@@ -180,3 +180,39 @@ def test_a_call_waiting_for_a_busy_function_gives_up_at_its_deadline(
         pool._release(fv, w)
     assert not pool._waiting[fv.arn]  # the one that gave up left the line
     assert call(pool, code)["version"] == 1
+
+
+def test_a_prewarmed_worker_serves_the_first_call_and_a_change_replaces_it(
+    pool: WorkerPool,
+) -> None:
+    v1, v2 = code_zip(1), code_zip(2)
+    assert pool.prewarm(version_of(v1), v1)
+    (ready,) = pool._idle[version_of(v1)]
+    assert not pool.prewarm(version_of(v1), v1)  # one is enough
+    assert call(pool, v1)["pid"] == ready.proc.pid
+    assert pool.prewarm(version_of(v2), v2)  # new code: the old worker goes, a new one waits
+    assert ready.dead and not pool._idle.get(version_of(v1))
+    (fresh,) = pool._idle[version_of(v2)]
+    assert call(pool, v2) == {"pid": fresh.proc.pid, "version": 2}
+
+
+def test_workers_fork_from_the_zygote_with_their_own_environment(pool: WorkerPool) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(
+            "h.py",
+            "import os, sys\n"
+            "def handler(e, c):\n"
+            "    return [dict(os.environ), 'boto3' in sys.modules, os.getppid()]\n",
+        )
+    code = buf.getvalue()
+    fv = version_of(code)
+    outcome = pool.invoke(fv, code, "{}")
+    env, preloaded, parent = json.loads(outcome.payload)
+    zygote = pool.zygote()
+    assert zygote is not None and parent == zygote.proc.pid
+    assert preloaded  # boto3 came with the fork, not from the handler
+    code_dir = pool.code_dir(fv.code_sha256, code)
+    expected = worker_environment(fv, code_dir, pool.endpoint)
+    assert env.pop("AWS_LAMBDA_LOG_STREAM_NAME") == outcome.stream
+    assert env == expected  # exactly the environment built for the version, nothing else

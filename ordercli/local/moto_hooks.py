@@ -74,7 +74,7 @@ def check_core_hook_points() -> None:
     import moto.backends
     import moto.core.responses
     import moto.sqs.models
-    from moto.awslambda.models import LambdaFunction, lambda_backends
+    from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
     from moto.core.config import default_user_config
     from moto.logs.models import logs_backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -83,6 +83,9 @@ def check_core_hook_points() -> None:
     problems = _missing(
         (
             (LambdaFunction, "_invoke_lambda"),
+            (LambdaBackend, "create_function"),
+            (LambdaBackend, "update_function_code"),
+            (LambdaBackend, "update_function_configuration"),
             (Queue, "add_message"),
             (Queue, "messages"),
             (Queue, "approximate_number_of_messages"),
@@ -206,6 +209,49 @@ def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
         return outcome.payload, outcome.errored, "\n".join(outcome.logs)
 
     LambdaFunction._invoke_lambda = invoke_in_worker  # type: ignore[method-assign]
+
+
+def warm_functions_ahead(pool: WorkerPool) -> None:
+    """A created or changed function gets a ready worker at once, in the background (its
+    handler's init runs while `up` carries on), so the first invocation after `up --local`
+    or after a change does not wait for a cold start (issue 14: seconds before, under a
+    burst; a fork from the zygote and the handler's import, ~10-50 ms, now happen ahead)."""
+    from moto.awslambda.models import LambdaBackend
+
+    def warm(backend: Any, name: str) -> None:
+        def run() -> None:
+            try:
+                fn = backend.get_function(name)
+                pool.prewarm(function_version(fn), fn.code_bytes)
+            except Exception:  # a function gone again, or code that will not start
+                log.debug("pre-warming %s failed", name, exc_info=True)
+
+        threading.Thread(target=run, name=f"prewarm-{name}", daemon=True).start()
+
+    create = LambdaBackend.create_function
+    update_code = LambdaBackend.update_function_code
+    update_config = LambdaBackend.update_function_configuration
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        fn = create(self, spec)
+        warm(self, fn.function_name)
+        return fn
+
+    def update_function_code(self: Any, function_name: str, *args: Any, **kwargs: Any) -> Any:
+        answer = update_code(self, function_name, *args, **kwargs)
+        warm(self, function_name)
+        return answer
+
+    def update_function_configuration(
+        self: Any, function_name: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        answer = update_config(self, function_name, *args, **kwargs)
+        warm(self, function_name)
+        return answer
+
+    LambdaBackend.create_function = create_function  # type: ignore[method-assign]
+    LambdaBackend.update_function_code = update_function_code  # type: ignore[method-assign]
+    LambdaBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
 
 
 def replace_sqs_dispatch(on_message: Callable[[], None]) -> None:

@@ -51,6 +51,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.speed_up_dispatch()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
+    moto_hooks.warm_functions_ahead(pool)
     poller = Poller()
     moto_hooks.replace_sqs_dispatch(poller.wake)
     app = DomainDispatcherApplication(create_backend_app)

@@ -259,6 +259,7 @@ class WorkerPool:
         self._zygote: Zygote | None = None
         self._zygote_lock = threading.Lock()
         self._use_zygote = use_zygote
+        self.zygote()  # its imports run now, beside the emulator's start, not at first use
         self.endpoint = endpoint
         self.cap = cap
         self._idle: dict[FunctionVersion, list[Worker]] = {}
@@ -330,8 +331,7 @@ class WorkerPool:
                 self._drop_zygote(zygote)  # it exited: the next start makes a new one
 
     def zygote(self) -> Zygote | None:
-        """The pool's zygote, started on first use (its imports take a few hundred ms and
-        run beside the emulator's start, not before it)."""
+        """The pool's zygote (started again if it exited)."""
         if not self._use_zygote:
             return None
         with self._zygote_lock:
@@ -393,6 +393,34 @@ class WorkerPool:
                 closing = worker
         if closing is not None:
             closing.close()
+
+    def prewarm(self, fv: FunctionVersion, zip_bytes: bytes) -> bool:
+        """Have one ready worker of this version before anyone asks (as provisioned
+        concurrency does): called when a function is created or its code or configuration
+        changes, so the old version's idle workers go now and the first invocation of the
+        new one finds a worker. False if one was already idle or the function is at its cap."""
+        retired: list[Worker] = []
+        with self._lock:
+            old = self._current.get(fv.arn)
+            if old is not None and old != fv:
+                retired = self._idle.pop(old, [])
+            self._current[fv.arn] = fv
+            if self._idle.get(fv) or self._busy.get(fv.arn, 0) >= self.cap:
+                started = False
+            else:
+                self._busy[fv.arn] = self._busy.get(fv.arn, 0) + 1
+                started = True
+        for w in retired:
+            w.close()
+        if not started:
+            return False
+        try:
+            worker = self._start(fv, zip_bytes)
+        except BaseException:
+            self._free_slot(fv)
+            raise
+        self._release(fv, worker)
+        return True
 
     def invoke(self, fv: FunctionVersion, zip_bytes: bytes, event: str) -> Outcome:
         request_id = str(uuid.uuid4())
