@@ -82,6 +82,12 @@ def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
 
+def _quotas(v: str) -> str | None:
+    from ordercli.local.quotas import problem
+
+    return problem(v)
+
+
 SCHEMA: dict[str, Key] = {
     "stack": Key(str, "orders", _stack, "stack name; every resource name derives from it"),
     "region": Key(str, None, _nonempty, "AWS region (default: the standard AWS settings)", True),
@@ -116,6 +122,9 @@ SCHEMA: dict[str, Key] = {
     ),
     "webapp.timeout": Key(
         int, 900, _range(60, 7200), "seconds `up` waits for the environment to be Ready and Green"
+    ),
+    "local.quotas": Key(
+        str, "off", _quotas, "emulated AWS quotas on the local target: off, aws, or name=value"
     ),
 }
 

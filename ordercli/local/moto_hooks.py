@@ -199,12 +199,50 @@ class LogWriter:
             )
 
 
+_MAPPING = threading.local()  # set while a queue's poller invokes (see invoke_from_mapping)
+
+
+def lambda_throttled(reason: str) -> Exception:
+    """Lambda's answer to an Invoke past the account's concurrency: HTTP 429
+    TooManyRequestsException with its Reason (AWS documents the shape in the Invoke API)."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    error.description = json.dumps(
+        {"Reason": reason, "Type": "User", "message": "Rate Exceeded."}
+    )
+    return error
+
+
+def invoke_from_mapping(fn: Any, event: Any) -> tuple[str, bool, str]:
+    """An invocation by a queue's event source mapping: past the concurrency quota it waits
+    for a slot (Lambda's pollers scale down and keep their batch) instead of being
+    throttled, so a quota never costs a message a receive."""
+    _MAPPING.active = True
+    try:
+        result: tuple[str, bool, str] = fn._invoke_lambda(event=event)
+        return result
+    finally:
+        _MAPPING.active = False
+
+
 def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
     from moto.awslambda.models import LambdaFunction
 
+    from ordercli.local.quotas import LIMITS
+    from ordercli.local.workers import PoolBusy
+
     def invoke_in_worker(self: Any, event: Any = None) -> tuple[str, bool, str]:
         text = event if isinstance(event, str) else json.dumps({} if event is None else event)
-        outcome = pool.invoke(function_version(self), self.code_bytes, text)
+        if not LIMITS.enter_lambda(wait=getattr(_MAPPING, "active", False)):
+            raise lambda_throttled("ConcurrentInvocationLimitExceeded")
+        try:
+            outcome = pool.invoke(function_version(self), self.code_bytes, text)
+        except PoolBusy:  # every worker of the function stayed busy past the wait
+            raise lambda_throttled("ReservedFunctionConcurrentInvocationLimitExceeded") from None
+        finally:
+            LIMITS.exit_lambda()
         logs.write(self, outcome.stream, outcome.logs)
         return outcome.payload, outcome.errored, "\n".join(outcome.logs)
 
@@ -408,7 +446,17 @@ class DirectLambdaClient:
             event = Payload
         else:
             event = json.dumps({} if Payload is None else Payload)
-        out, errored, _logs = fn._invoke_lambda(event=event)
+        try:
+            out, errored, _logs = fn._invoke_lambda(event=event)
+        except Exception as exc:
+            if getattr(exc, "error_type", None) != "TooManyRequestsException":
+                raise
+            # Step Functions names a throttled Lambda task's error Lambda.TooManyRequestsException
+            # (AWS: "Handling errors in Step Functions workflows", the Lambda retrier).
+            out = json.dumps(
+                {"errorType": "Lambda.TooManyRequestsException", "errorMessage": "Rate Exceeded."}
+            )
+            errored = True
         answer: dict[str, Any] = {
             "StatusCode": 200,
             "ExecutedVersion": "$LATEST",
@@ -596,6 +644,25 @@ def name_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def enforce_start_execution_quota() -> None:
+    """StartExecution takes a token from the emulated bucket (ordercli.local.quotas); when
+    it is empty the call answers as Step Functions does: ThrottlingException, "Rate exceeded",
+    HTTP 400 (AWS: "Step Functions service quotas", throttling by token bucket)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from ordercli.local.quotas import LIMITS
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not LIMITS.take_start():
+            raise JsonRESTError("ThrottlingException", "Rate exceeded")
+        return start(self, *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
 def speed_up_stepfunctions() -> None:
     """Name unnamed executions as AWS does; parse each definition once; call Lambda
     in-process; start threads without waiting; copy state data faster; index executions by
@@ -604,6 +671,7 @@ def speed_up_stepfunctions() -> None:
     the server does this right after it starts listening, not before."""
     check_stepfunctions_hook_points()
     name_unnamed_executions()
+    enforce_start_execution_quota()
     fast_state_copies()
     quick_thread_starts()
     index_executions()

@@ -38,7 +38,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ordercli.local import moto_hooks
+    from ordercli.local import moto_hooks, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -54,7 +54,8 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.warm_functions_ahead(pool)
     poller = Poller()
     moto_hooks.replace_sqs_dispatch(poller.wake)
-    app = DomainDispatcherApplication(create_backend_app)
+    quotas.from_environment(os.environ)
+    app = quotas.with_control(DomainDispatcherApplication(create_backend_app))
     return app, poller, pool
 
 
