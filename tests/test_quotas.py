@@ -53,7 +53,7 @@ def test_the_config_key_refuses_a_bad_value(tmp_path: object) -> None:
 
     cfg = Path(str(tmp_path)) / "c.yaml"
     cfg.write_text("local:\n  quotas: lots\n")
-    with pytest.raises(ConfigError, match="local.quotas"):
+    with pytest.raises(ConfigError, match=r"local\.quotas"):
         load_settings({}, str(cfg))
     cfg.write_text("local:\n  quotas: aws\n")
     assert load_settings({}, str(cfg))["local.quotas"] == "aws"
@@ -114,3 +114,23 @@ def test_start_execution_past_the_bucket_is_throttled_as_aws_answers(limited: No
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     names = {e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
     assert names == {"a", "b"}  # the throttled one started nothing
+
+
+def test_an_execution_listed_before_it_starts_reads_as_running(
+    limited: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    monkeypatch.setattr(Execution, "__init__", Execution.__init__)
+    moto_hooks.running_from_creation()
+    monkeypatch.setattr(Execution, "start", lambda self: None)  # hold it in moto's window
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", config=NO_RETRY)
+    arn = sfn.create_state_machine(
+        name="m",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, name="a")
+    (listed,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert listed["status"] == "RUNNING"
+    assert sfn.describe_execution(executionArn=run["executionArn"])["status"] == "RUNNING"
