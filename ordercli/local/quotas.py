@@ -74,7 +74,8 @@ def parse(text: str) -> Quotas:
             raise ValueError(f"{name} must be a number, got '{value.strip()}'") from None
         if number <= 0:
             raise ValueError(f"{name} must be greater than 0, got {value.strip()}")
-        quotas = replace(quotas, **{name: number})
+        changes: dict[str, Any] = {name: number}
+        quotas = replace(quotas, **changes)
     if (quotas.start_burst is None) != (quotas.start_rate is None):
         raise ValueError("start_burst and start_rate go together (a bucket and its refill)")
     return quotas
