@@ -99,6 +99,7 @@ class Limiter:
         self._tokens = 0.0
         self._filled_at = time.monotonic()
         self._running = 0
+        self.throttled = {"start_execution": 0, "lambda": 0}  # since the emulator started
 
     def set(self, quotas: Quotas) -> None:
         with self._cond:
@@ -119,6 +120,7 @@ class Limiter:
             )
             self._filled_at = now
             if self._tokens < 1:
+                self.throttled["start_execution"] += 1
                 return False
             self._tokens -= 1
             return True
@@ -133,6 +135,7 @@ class Limiter:
                     self._running += 1
                     return True
                 if not wait:
+                    self.throttled["lambda"] += 1
                     return False
                 self._cond.wait(1.0)  # woken by exit_lambda or set; the timeout re-reads cap
 
@@ -146,7 +149,8 @@ LIMITS = Limiter()
 
 
 def with_control(app: Any) -> Any:
-    """The emulator's WSGI app plus GET/PUT CONTROL_PATH (the quotas in force, as JSON)."""
+    """The emulator's WSGI app plus GET/PUT CONTROL_PATH (the quotas in force and the
+    calls throttled so far, as JSON)."""
 
     def control(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != CONTROL_PATH:
@@ -163,7 +167,7 @@ def with_control(app: Any) -> Any:
                 body = json.dumps({"error": f"local.quotas: {exc}"}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/json")])
                 return [body]
-        body = json.dumps(LIMITS.quotas.describe()).encode()
+        body = json.dumps({**LIMITS.quotas.describe(), "throttled": LIMITS.throttled}).encode()
         start_response(status, [("Content-Type", "application/json")])
         return [body]
 
