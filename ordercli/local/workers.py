@@ -36,7 +36,7 @@ BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 # Lambda reserves the AWS_ prefix for itself; here every such variable is dropped.
 ROUTING_PREFIXES = ("AWS_", "BOTO_", "BOTOCORE_")
 ROUTING_NAMES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"})
-ACQUIRE_GRACE = 30.0  # seconds a call may wait for a busy function's slot, past its timeout
+ACQUIRE_GRACE = 30.0  # seconds past a function's timeout with no slot freed: it is wedged
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,7 @@ class WorkerPool:
         self._current: dict[str, FunctionVersion] = {}
         self._lock = threading.Lock()
         self._waiting: dict[str, deque[tuple[FunctionVersion, Handoff]]] = {}
+        self._progress: dict[str, float] = {}  # when a slot of the function last came free
 
     def code_dir(self, sha_hex: str, zip_bytes: bytes) -> Path:
         """The zip extracted once per content hash (content-addressed, so reuse is safe)."""
@@ -289,9 +290,10 @@ class WorkerPool:
     def _acquire(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
         """An idle warm worker; else a new one while under the cap; else the next one
         released (handed over directly, oldest waiter first), waiting no longer than the
-        function's timeout plus ACQUIRE_GRACE (then PoolBusy: a slot that never frees, say
-        a worker wedged past every deadline, must not hang every later call)."""
-        deadline = time.monotonic() + fv.timeout + ACQUIRE_GRACE
+        function's timeout plus ACQUIRE_GRACE without any slot coming free (then PoolBusy:
+        a slot that never frees, say a worker wedged past every deadline, must not hang
+        every later call)."""
+        window = fv.timeout + ACQUIRE_GRACE
         retired: list[Worker] = []
         handoff: Handoff | None = None
         with self._lock:
@@ -311,7 +313,7 @@ class WorkerPool:
         for w in retired:
             w.close()
         if handoff is not None:
-            handed = self._wait_for_handoff(fv, handoff, deadline)
+            handed = self._wait_for_handoff(fv, handoff, window)
             if handed is not None:
                 return handed
         try:
@@ -346,26 +348,32 @@ class WorkerPool:
         zygote.close()
 
     def _wait_for_handoff(
-        self, fv: FunctionVersion, handoff: Handoff, deadline: float
+        self, fv: FunctionVersion, handoff: Handoff, window: float
     ) -> Worker | None:
-        """A worker of this version, or None (a free slot: start one); PoolBusy at the
-        deadline. Hand-overs happen under the lock, so once this waiter is off the list
-        under the lock, whatever was handed is already in its queue."""
-        try:
-            return handoff.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            pass
-        with self._lock:
-            waiters = self._waiting.get(fv.arn, deque())
-            for i, (_, h) in enumerate(waiters):
-                if h is handoff:
-                    del waiters[i]
-                    raise PoolBusy(f"{fv.name}: all {self.cap} workers stayed busy")
-        return handoff.get_nowait()
+        """A worker of this version, or None (a free slot: start one). PoolBusy once no
+        slot of the function has come free for `window` seconds (longer than any of its
+        invocations may run: something is wedged); a long line that moves is waited out, as
+        on AWS the function would simply scale. Hand-overs happen under the lock, so once
+        this waiter is off the line under the lock, whatever was handed is in its queue."""
+        while True:
+            try:
+                return handoff.get(timeout=window)
+            except queue.Empty:
+                pass
+            with self._lock:
+                if time.monotonic() - self._progress.get(fv.arn, 0.0) < window:
+                    continue  # the line moved meanwhile: keep waiting
+                waiters = self._waiting.get(fv.arn, deque())
+                for i, (_, h) in enumerate(waiters):
+                    if h is handoff:
+                        del waiters[i]
+                        raise PoolBusy(f"{fv.name}: no worker came free for {window:.0f} s")
+            return handoff.get_nowait()
 
     def _free_slot(self, fv: FunctionVersion) -> None:
         """A busy slot ends without a worker to keep: it passes to the oldest waiter."""
         with self._lock:
+            self._progress[fv.arn] = time.monotonic()
             waiters = self._waiting.get(fv.arn)
             if waiters:
                 waiters.popleft()[1].put(None)
@@ -378,6 +386,7 @@ class WorkerPool:
         contend for a lock, which under load took longer than the invocations."""
         closing: Worker | None = None
         with self._lock:
+            self._progress[fv.arn] = time.monotonic()
             keep = not worker.dead and self._current.get(fv.arn) == fv
             waiters = self._waiting.get(fv.arn)
             if waiters and keep and waiters[0][0] == fv:
