@@ -233,19 +233,17 @@ def invoke_from_mapping(fn: Any, event: Any) -> tuple[str, bool, str]:
 def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
     from moto.awslambda.models import LambdaFunction
 
-    from ordercli.local.quotas import LIMITS
-    from ordercli.local.workers import PoolBusy
+    from ordercli.local.workers import PoolBusy, Throttled
 
     def invoke_in_worker(self: Any, event: Any = None) -> tuple[str, bool, str]:
         text = event if isinstance(event, str) else json.dumps({} if event is None else event)
-        if not LIMITS.enter_lambda(wait=getattr(_MAPPING, "active", False)):
-            raise lambda_throttled("ConcurrentInvocationLimitExceeded")
+        mapping = getattr(_MAPPING, "active", False)
         try:
-            outcome = pool.invoke(function_version(self), self.code_bytes, text)
+            outcome = pool.invoke(function_version(self), self.code_bytes, text, mapping)
+        except Throttled:
+            raise lambda_throttled("ConcurrentInvocationLimitExceeded") from None
         except PoolBusy:  # every worker of the function stayed busy past the wait
             raise lambda_throttled("ReservedFunctionConcurrentInvocationLimitExceeded") from None
-        finally:
-            LIMITS.exit_lambda()
         logs.write(self, outcome.stream, outcome.logs)
         return outcome.payload, outcome.errored, "\n".join(outcome.logs)
 

@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import selectors
-import struct
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ordercli.local.worker_main import write_message
+from ordercli.local.worker_main import FRAME, write_message
 from ordercli.local.zygote import ForkedProcess, Zygote, ZygoteGone
 
 MAX_WORKERS_PER_FUNCTION = 8
@@ -59,6 +58,10 @@ class WorkerGone(Exception):
 
 class PoolBusy(Exception):
     """No slot of the function freed up within the wait's deadline: nothing ran."""
+
+
+class Throttled(Exception):
+    """Past the emulated account's concurrency quota: nothing ran."""
 
 
 def routes_sdk_calls(key: str) -> bool:
@@ -192,35 +195,38 @@ class Worker:
         try:
             write_message(
                 self._to_child,
-                {"id": request_id, "event": event, "deadline_ms": int(deadline * 1000)},
+                {"id": request_id, "deadline_ms": int(deadline * 1000)},
+                event.encode(),
             )
         except OSError:
             self.close(kill=True)
             raise WorkerGone from None
-        reply: dict[str, Any] | None = {"ready": True}
-        while reply is not None and "ready" in reply:  # a late ready from a slow init
+        reply: tuple[dict[str, Any], bytes] | None = ({"ready": True}, b"")
+        while reply is not None and "ready" in reply[0]:  # a late ready from a slow init
             remaining = deadline - time.time()
             ready = wait_readable(self._from_child, remaining)
             reply = self._read_reply() if ready else None
         if reply is None:
             self.close(kill=True)
             return None
-        return Outcome(reply["payload"], not reply["ok"], reply["logs"], self.stream)
+        header, payload = reply
+        return Outcome(payload.decode(), not header["ok"], header["logs"], self.stream)
 
-    def _read_reply(self) -> dict[str, Any] | None:
-        """The next framed message, usually in a single read (each read is a point where,
-        under load, the server's thread waits for the interpreter lock again); bytes past
-        it are kept for the next call. None if the worker closed its end."""
+    def _read_reply(self) -> tuple[dict[str, Any], bytes] | None:
+        """The next frame (header, body), usually in a single read (each read is a point
+        where, under load, the server's thread waits for the interpreter lock again); bytes
+        past it are kept for the next call. None if the worker closed its end."""
         data = self._pending
-        while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        while len(data) < FRAME.size or len(data) < FRAME.size + sum(FRAME.unpack_from(data)):
             chunk = os.read(self._from_child, 65536)
             if not chunk:
                 return None
             data += chunk
-        size = struct.unpack(">I", data[:4])[0]
-        self._pending = data[4 + size :]
-        message: dict[str, Any] = json.loads(data[4 : 4 + size])
-        return message
+        head_size, body_size = FRAME.unpack_from(data)
+        end = FRAME.size + head_size + body_size
+        self._pending = data[end:]
+        header: dict[str, Any] = json.loads(data[FRAME.size : FRAME.size + head_size])
+        return header, data[FRAME.size + head_size : end]
 
     def close(self, kill: bool = False) -> None:
         """Idempotent: a pipe's fd number is reused by the next pipe made, so it must be
@@ -431,19 +437,35 @@ class WorkerPool:
         self._release(fv, worker)
         return True
 
-    def invoke(self, fv: FunctionVersion, zip_bytes: bytes, event: str) -> Outcome:
+    def invoke(
+        self, fv: FunctionVersion, zip_bytes: bytes, event: str, wait_for_quota: bool = False
+    ) -> Outcome:
+        """Run one invocation. Lambda's concurrency quota (ordercli.local.quotas) counts
+        only invocations running in a worker: a wait for one of this pool's workers is the
+        emulator's own limit, which AWS would not have. Past the quota: Throttled, or with
+        `wait_for_quota` a wait for a free slot (as a queue's poller does)."""
+        from ordercli.local.quotas import LIMITS
+
         request_id = str(uuid.uuid4())
         for _ in range(3):
             worker = self._acquire(fv, zip_bytes)
             started = time.time()
+            admitted = False
             try:
+                admitted = LIMITS.enter_lambda(wait=wait_for_quota)
+                if not admitted:
+                    raise Throttled(fv.name)
                 outcome = worker.invoke(event, request_id)
             except WorkerGone:  # it died while idle: nothing was run, so use another
                 continue
+            except Throttled:
+                raise
             except BaseException:  # a garbled reply or an interrupt: never reuse it
                 worker.close(kill=True)
                 raise
             finally:  # on every outcome, or the slot is lost for good
+                if admitted:
+                    LIMITS.exit_lambda()
                 self._release(fv, worker)
             break
         else:
