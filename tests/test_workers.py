@@ -216,3 +216,15 @@ def test_workers_fork_from_the_zygote_with_their_own_environment(pool: WorkerPoo
     expected = worker_environment(fv, code_dir, pool.endpoint)
     assert env.pop("AWS_LAMBDA_LOG_STREAM_NAME") == outcome.stream
     assert env == expected  # exactly the environment built for the version, nothing else
+
+
+def test_a_dead_zygote_costs_a_slow_start_once_and_is_replaced(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    zygote = pool.zygote()
+    assert zygote is not None
+    zygote.proc.kill()
+    zygote.proc.wait()
+    assert call(pool, code)["version"] == 1  # started as a new interpreter instead
+    replacement = pool.zygote()
+    assert replacement is not None and replacement is not zygote
+    assert replacement.proc.poll() is None
