@@ -361,14 +361,15 @@ class Renderer:
             title=f"{len(msgs)} dead-lettered message(s)",
             title_justify="left",
         )
-        for col in ("orderId", "receives", "first failure", "body"):
+        for col in ("messageId", "orderId", "reason", "error", "dead-lettered"):
             table.add_column(col, overflow="fold")
         for m in msgs:
             table.add_row(
-                Text(m["orderId"] or "(unparseable)"),
-                Text(str(m["receive_count"])),
-                Text(m["first_failure"] or ""),
-                Text(m["body"][:80]),
+                Text(m["messageId"]),
+                Text(m["orderId"] or "(unreadable)"),
+                Text(m["reason"], style="red"),
+                Text(m["error"][:120]),
+                Text(m["sent_at"] or ""),
             )
         self.out.print(table)
         self.out.print(Text("`ordercli dlq --redrive` moves them back to the queue.", style="dim"))
