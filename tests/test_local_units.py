@@ -289,3 +289,27 @@ def test_a_created_or_changed_function_is_warmed_ahead_of_its_first_call(
     with pool.changed:
         assert pool.changed.wait_for(lambda: len(pool.warmed) == 2, timeout=10)
     assert {fv.timeout for fv in pool.warmed} == {3, 7}
+
+
+def test_a_program_without_a_timeout_runs_on_the_joining_thread() -> None:
+    import threading
+
+    ran_on: list[int] = []
+    t = moto_hooks.JoinedThread(target=lambda: ran_on.append(threading.get_ident()))
+    t.start()
+    assert not ran_on  # deferred until the join says how long the caller waits
+    t.join()
+    assert ran_on == [threading.get_ident()] and not t.is_alive()
+
+
+def test_a_program_with_a_timeout_is_cut_short_by_it() -> None:
+    import threading
+
+    release = threading.Event()
+    t = moto_hooks.JoinedThread(target=release.wait, args=(10,))
+    t.start()
+    t.join(timeout=0.05)
+    assert t.is_alive()  # the caller saw the timeout: moto marks the execution timed out
+    release.set()
+    t.join(5)
+    assert not t.is_alive()

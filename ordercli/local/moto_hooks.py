@@ -136,7 +136,7 @@ def check_stepfunctions_hook_points() -> None:
     if not isinstance(TMP_THREADS, list):
         problems.append("moto.stepfunctions.parser.utils.TMP_THREADS")
     program, execute_state, execution_worker = _thread_starting_modules()
-    threads = (threading.Thread, QuickThread)
+    threads = (threading.Thread, QuickThread, JoinedThread)
     problems += _not_one_of(
         getattr(program, "threading", None),
         "Thread",
@@ -612,6 +612,28 @@ class QuickThread:
         return self._started and not self._done.is_set()
 
 
+class JoinedThread(QuickThread):
+    """The program's thread: moto starts it and at once joins it, with the state machine's
+    TimeoutSeconds or, when there is none, with no timeout. With no timeout the caller
+    would only wait for it, so the body runs right there on the execution's own thread (one
+    thread start and one interpreter-lock hand-off fewer per execution; issue 14 measured
+    0.4-0.55 ms per order for the five thread starts of an execution). With a timeout it
+    runs on its own thread, as before, so the timeout still cuts it short."""
+
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("threads can only be started once")
+        self._started = True  # deferred to join: how it runs depends on the timeout
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._call is not None:
+            if timeout is None:
+                self._run()
+                return
+            _thread.start_new_thread(self._run, ())
+        self._done.wait(timeout)
+
+
 def _thread_starting_modules() -> tuple[Any, Any, Any]:
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -621,9 +643,10 @@ def _thread_starting_modules() -> tuple[Any, Any, Any]:
 
 
 def quick_thread_starts() -> None:
-    """Executions, programs and Task states run on QuickThreads."""
+    """Executions and Task states run on QuickThreads; a program without TimeoutSeconds on
+    its execution's thread (JoinedThread)."""
     program, execute_state, execution_worker = _thread_starting_modules()
-    program.threading = types.SimpleNamespace(**{**vars(threading), "Thread": QuickThread})
+    program.threading = types.SimpleNamespace(**{**vars(threading), "Thread": JoinedThread})
     execute_state.Thread = QuickThread
     execution_worker.Thread = QuickThread
 
