@@ -24,7 +24,7 @@ from ordercli.local import quotas
 
 pytestmark = pytest.mark.e2e
 BURST = 5000
-TIGHT = "aws,start_burst=20,start_rate=100"  # far under this pipeline's rate
+TIGHT = "aws,start_burst=20,start_rate=50"  # a burst far above it; under the quiet pipeline rate
 
 
 def client(local: dict[str, str], service: str) -> Any:
@@ -102,7 +102,7 @@ def test_a_burst_far_above_the_start_rate_loses_and_dead_letters_nothing(
     up = runner.invoke(app, ["up", "--local", "--stack", "burst", "--no-web", "--config", str(cfg)])
     assert up.exit_code == 0, up.stderr
     limits = in_force(local)
-    assert limits["start_burst"] == 20 and limits["start_rate"] == 100.0
+    assert limits["start_burst"] == 20 and limits["start_rate"] == 50.0
     throttled_before = limits["throttled"]["start_execution"]
     sent = runner.invoke(
         app,
