@@ -68,7 +68,8 @@ def build_context(options: Options, *, start_local: bool = False, **overrides: A
         if start_local and settings.sources.get("local.quotas", "default") != "default":
             from ordercli.local.quotas import apply  # `up --local` puts the config's in force
 
-            apply(target.endpoint_url, settings["local.quotas"])
+            value = settings["local.quotas"]
+            apply(target.endpoint_url, "off" if value is False else str(value))
     else:
         from ordercli.aws import resolve_aws_target
 

@@ -57,6 +57,11 @@ def test_the_config_key_refuses_a_bad_value(tmp_path: object) -> None:
         load_settings({}, str(cfg))
     cfg.write_text("local:\n  quotas: aws\n")
     assert load_settings({}, str(cfg))["local.quotas"] == "aws"
+    cfg.write_text("local:\n  quotas: off\n")  # YAML's boolean: no quotas
+    assert load_settings({}, str(cfg))["local.quotas"] is False
+    cfg.write_text("local:\n  quotas: true\n")
+    with pytest.raises(ConfigError, match="got true"):
+        load_settings({}, str(cfg))
 
 
 def test_the_bucket_holds_its_burst_then_throttles() -> None:

@@ -4,8 +4,9 @@ concurrent executions. Off by default (moto enforces none).
 
 Set by `local.quotas` in ordercli.yaml (applied by `up --local`), by ORDERCLI_LOCAL_QUOTAS
 when the emulator starts, or at any time with PUT /_ordercli/quotas on the emulator.
-Values: `off`, `aws` (the defaults below), or `name=value` pairs separated by commas, alone
-or after `aws`: `aws,start_rate=5`, `start_burst=20,start_rate=10,lambda_concurrency=4`.
+Values: `off` (or `false`), `aws` (the defaults below), or `name=value` pairs separated by
+commas, alone or after `aws`: `aws,start_rate=5`, `start_burst=20,start_rate=10,
+lambda_concurrency=4`.
 
 The facts (AWS documentation, "Step Functions service quotas" and "Lambda quotas"):
 StartExecution of standard workflows is throttled with a token bucket of 1,300 tokens
@@ -55,7 +56,7 @@ _FIELDS: dict[str, Callable[[str], float | int]] = {
 def parse(text: str) -> Quotas:
     """`off`, `aws`, or name=value pairs (after `aws` or alone); ValueError names the part."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    if parts in ([], ["off"]):
+    if parts in ([], ["off"], ["false"]):
         return OFF
     quotas = OFF
     if parts[0] == "aws":
