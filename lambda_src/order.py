@@ -110,13 +110,15 @@ def _parse_text(data: Mapping[str, Any], field: str, required: bool) -> str | No
         raise OrderInvalid(field, "must not be empty")
     if len(value) > MAX_TEXT:
         raise OrderInvalid(field, f"must be at most {MAX_TEXT} characters")
-    if not value.isprintable():
+    # Zero-width (non-)joiners are part of how Persian, Sinhala and others are written;
+    # every other format or control character (bidi overrides, BOM, NUL, U+2028) is refused.
+    if not value.replace("\u200d", "").replace("\u200c", "").isprintable():
         raise OrderInvalid(field, "must contain only printable characters")
     return value
 
 
 def parse_order_id(value: Any) -> str:
-    if not isinstance(value, str) or not ORDER_ID_RE.match(value):
+    if not isinstance(value, str) or not ORDER_ID_RE.fullmatch(value):
         raise OrderInvalid("orderId", "must be 1-80 characters of A-Z, a-z, 0-9, '_' or '-'")
     return value
 

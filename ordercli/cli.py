@@ -156,6 +156,7 @@ def up(
         ctx.aws.note = render.note
         with render.progress(plan if not dry_run else type(plan)([])) as listener:
             result = engine.up(ctx, plan, dry_run=dry_run, listener=listener)
+        _checkpoint_local(ctx, dry_run)
         render.stack_result(result, "up")
 
     run(options, body)
@@ -191,6 +192,14 @@ def cleanup(
     _teardown(Options(stack, region, profile, config, json, local, debug), yes)
 
 
+def _checkpoint_local(ctx: Context, dry_run: bool) -> None:
+    """The emulator saves its state after the stack changed (a crash keeps the stack)."""
+    if ctx.target.kind == "local" and not dry_run:
+        from ordercli.local import control
+
+        control.checkpoint()
+
+
 def _teardown(options: Options, yes: bool) -> None:
     def body(render: Renderer) -> None:
         from ordercli.deploy import stack as engine
@@ -214,6 +223,7 @@ def _teardown(options: Options, yes: bool) -> None:
         ctx.aws.note = render.note
         with render.progress(plan) as listener:
             result = engine.teardown(ctx, plan, listener=listener)
+        _checkpoint_local(ctx, False)
         render.stack_result(result, "teardown")
 
     run(options, body)
@@ -430,20 +440,43 @@ def local_start(port: Port = None, json: Json = False, debug: Debug = False) -> 
         state, started = control.start(port)
         info = control.status(state.port)
         render.local_status(info, "started" if started else "already running")
+        if started and not render.json_mode:
+            from ordercli.local import state_view
+
+            for line in state_view.started(info):
+                render.info(line)
 
     run(options, body)
 
 
+DrainTimeout = Annotated[
+    float,
+    typer.Option("--timeout", min=0, help="Seconds to let running orders finish before saving."),
+]
+
+
 @local_app.command("stop")
-def local_stop(port: Port = None, json: Json = False, debug: Debug = False) -> None:
-    """Stop the emulator and the local web app that ordercli started."""
+def local_stop(
+    port: Port = None, timeout: DrainTimeout = 10.0, json: Json = False, debug: Debug = False
+) -> None:
+    """Stop the emulator and its web app, saving the emulator's state for the next start."""
     options = Options(json=json, debug=debug)
 
     def body(render: Renderer) -> None:
-        from ordercli.local import control
+        from ordercli.local import control, state_view
 
-        state = control.stop(port)
-        render.local_stopped(state.pid if state else None, port or control.port_from_env())
+        done = control.stop_saving(port, timeout)
+        port_ = port or control.port_from_env()
+        if render.json_mode:
+            saved = done.saved if done else None
+            pid = done.state.pid if done else None
+            render.emit_json(
+                {"stopped": done is not None, "pid": pid, "port": port_, "saved": saved}
+            )
+            return
+        render.local_stopped(done.state.pid if done else None, port_)
+        for line in state_view.stopped(done.saved, timeout) if done else []:
+            render.info(line)
 
     run(options, body)
 
@@ -456,7 +489,45 @@ def local_status(port: Port = None, json: Json = False, debug: Debug = False) ->
     def body(render: Renderer) -> None:
         from ordercli.local import control
 
-        render.local_status(control.status(port), None)
+        info = control.status(port)
+        render.local_status(info, None)
+        if not render.json_mode:
+            from ordercli.local import state_view
+
+            for line in state_view.stored(info):
+                render.info(line)
+
+    run(options, body)
+
+
+@local_app.command("reset")
+def local_reset(
+    port: Port = None, yes: Yes = False, json: Json = False, debug: Debug = False
+) -> None:
+    """Stop the emulator without saving and forget its saved state: the next start is empty."""
+    options = Options(json=json, debug=debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.errors import UsageError
+        from ordercli.local import control
+
+        port_ = port or control.port_from_env()
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "local reset forgets every saved order and the stack: pass --yes to confirm "
+                    "(standard input is not a terminal, so I cannot ask)"
+                )
+            if not typer.confirm(
+                f"Stop the emulator on port {port_} and forget everything it holds?", default=False
+            ):
+                render.info("Nothing was reset.")
+                raise typer.Exit(1)
+        freed = control.reset(port_)
+        if render.json_mode:
+            render.emit_json({"reset": True, "port": port_, "freed_bytes": freed})
+        else:
+            render.info(f"Reset the emulator on port {port_}: its saved state is gone.")
 
     run(options, body)
 

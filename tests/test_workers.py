@@ -228,3 +228,21 @@ def test_a_dead_zygote_costs_a_slow_start_once_and_is_replaced(pool: WorkerPool)
     replacement = pool.zygote()
     assert replacement is not None and replacement is not zygote
     assert replacement.proc.poll() is None
+
+
+def test_workers_die_with_the_zygote(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    pid = call(pool, code)["pid"]
+    zygote = pool.zygote()
+    assert zygote is not None
+    zygote.proc.kill()  # as the emulator's kill of its direct children after a crash
+    zygote.proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError(f"worker {pid} outlived its zygote")

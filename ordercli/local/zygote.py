@@ -151,11 +151,26 @@ def _reap(signum: int, frame: object) -> None:
             return
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker dies with the zygote (Linux's parent-death signal): the emulator stops, or
+    kills its direct children after a crash, and a worker stuck in a handler must not
+    outlive it. Workers started as new interpreters are the emulator's own children."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the zygote was already gone before the signal was armed
+        os._exit(1)
+
+
 def _become_worker(
-    sock: socket.socket, env: dict[str, str], cwd: str, in_fd: int, out_fd: int
+    sock: socket.socket, env: dict[str, str], cwd: str, in_fd: int, out_fd: int, parent: int
 ) -> None:
     from ordercli.local import worker_main
 
+    _die_with_parent(parent)
     sock.close()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -172,6 +187,7 @@ def serve(fd: int) -> None:
     if sys.path and sys.path[0] == os.getcwd():
         del sys.path[0]
     _preload()
+    zygote_pid = os.getpid()
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         try:
@@ -190,7 +206,9 @@ def serve(fd: int) -> None:
                 if pid == 0:
                     code = 0
                     try:
-                        _become_worker(sock, request["env"], request["cwd"], fds[0], fds[1])
+                        _become_worker(
+                            sock, request["env"], request["cwd"], fds[0], fds[1], zygote_pid
+                        )
                     except BaseException:
                         traceback.print_exc()
                         code = 1
