@@ -3,7 +3,7 @@ throttling a real account would: Step Functions' StartExecution token bucket and
 concurrent executions. Off by default (moto enforces none).
 
 Set by `local.quotas` in ordercli.yaml (applied by `up --local`), by ORDERCLI_LOCAL_QUOTAS
-when the emulator starts, or at any time with PUT /_ordercli/quotas on the emulator.
+when the emulator starts, or at any time with PUT /_ordercli-quotas on the emulator.
 Values: `off` (or `false`), `aws` (the defaults below), or `name=value` pairs separated by
 commas, alone or after `aws`: `aws,start_rate=5`, `start_burst=20,start_rate=10,
 lambda_concurrency=4`.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 log = logging.getLogger("ordercli.quotas")
-CONTROL_PATH = "/_ordercli/quotas"
+CONTROL_PATH = "/_ordercli-quotas"  # beside the lifecycle front's /_ordercli/ requests
 ENV_VAR = "ORDERCLI_LOCAL_QUOTAS"
 
 
