@@ -480,6 +480,33 @@ def cost(
     run(options, body)
 
 
+@app.command()
+def policy(
+    no_web: Annotated[bool, typer.Option("--no-web", help="For a stack without web app.")] = False,
+    stack: Stack = None,
+    region: Region = None,
+    profile: Profile = None,
+    config: Config = None,
+    json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Print the IAM policy that lets a person or CI run this stack's commands."""
+    options = Options(stack, region, profile, config, json, False, debug)
+
+    def body(render: Renderer) -> None:
+        from ordercli.context import build_context
+        from ordercli.deploy.deployer_policy import deployer_policy
+
+        ctx = build_context(options)  # no header: stdout is the policy, ready to save
+        web = not no_web and bool(ctx.settings["webapp.enabled"])
+        result = deployer_policy(ctx.names, web=web)
+        render.emit_json(result.to_json() if json else result.document())
+        for grant in [] if json else result.unscoped:
+            render.err.print(f"{grant.sid}: {grant.unscoped}.", markup=False)
+
+    run(options, body)
+
+
 # -- the local emulator ---------------------------------------------------------------------
 Port = Annotated[
     int | None,

@@ -65,6 +65,11 @@ def build_context(options: Options, *, start_local: bool = False, **overrides: A
         from ordercli.local.control import local_target
 
         target = local_target(start_if_needed=start_local)
+        if start_local and settings.sources.get("local.quotas", "default") != "default":
+            from ordercli.local.quotas import apply  # `up --local` puts the config's in force
+
+            value = settings["local.quotas"]
+            apply(target.endpoint_url, "off" if value is False else str(value))
     else:
         from ordercli.aws import resolve_aws_target
 

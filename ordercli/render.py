@@ -119,6 +119,8 @@ class Renderer:
                 name = f"{action.action} {action.spec.kind} {action.spec.name}"
                 if event == "start":
                     bar.update(task, description=name)
+                elif event == "waiting":  # a countdown (deploy helper's line)
+                    bar.update(task, description=f"{name}: waiting for {result.detail}")
                 elif event == "done":
                     bar.advance(task)
                     bar.console.print(

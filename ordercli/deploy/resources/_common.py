@@ -1,21 +1,42 @@
-"""Small helpers the resource modules share."""
+"""What the resource modules share: the structured change a diff returns, and tag helpers."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ordercli.aws import error_code
-
-
-def missing(exc: BaseException, *codes: str) -> bool:
-    """Whether an AWS error means 'not there'."""
-    return error_code(exc) in codes
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
-def changed(label: str, want: Any, have: Any) -> list[str]:
-    return [] if want == have else [f"{label}: {have!r} -> {want!r}"]
+@dataclass(frozen=True)
+class Change:
+    """One way a resource differs from its spec. `update` decides from `what`; the plan shows
+    `str(change)`. `note` replaces the have -> want text where that would be noise (code,
+    whole documents)."""
+
+    what: str
+    have: object = None
+    want: object = None
+    note: str = ""
+
+    def __str__(self) -> str:
+        return self.note or f"{self.what}: {self.have!r} -> {self.want!r}"
 
 
-def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:
+def changed(what: str, want: object, have: object) -> list[Change]:
+    return [] if want == have else [Change(what, have, want)]
+
+
+def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[Change]:
     lost = {k: v for k, v in want.items() if have.get(k) != v}
-    return [f"tags missing: {', '.join(f'{k}={v}' for k, v in lost.items())}"] if lost else []
+    if not lost:
+        return []
+    text = ", ".join(f"{k}={v}" for k, v in lost.items())
+    return [Change("tags", have, want, note=f"tags missing: {text}")]
+
+
+def tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    """Tags as the [{Key, Value}] list most APIs take."""
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+def whats(changes: Sequence[Change]) -> set[str]:
+    return {c.what for c in changes}
