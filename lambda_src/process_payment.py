@@ -46,19 +46,21 @@ def _log(order_id: str, result: str, **fields: Any) -> None:
     log.info(json.dumps(entry))
 
 
+def _payment(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": "APPROVED",
+        "transactionId": item["transactionId"]["S"],
+        "amount": item["amount"]["S"],
+    }
+
+
 def _recorded(table: str, order_id: str) -> dict[str, Any] | None:
     item = (
         _dynamodb()
         .get_item(TableName=table, Key={"orderId": {"S": order_id}}, ConsistentRead=True)
         .get("Item")
     )
-    if not item:
-        return None
-    return {
-        "status": "APPROVED",
-        "transactionId": item["transactionId"]["S"],
-        "amount": item["amount"]["S"],
-    }
+    return _payment(item) if item else None
 
 
 def _charge(table: str, order: Order) -> tuple[dict[str, Any], bool]:
@@ -78,12 +80,15 @@ def _charge(table: str, order: Order) -> tuple[dict[str, Any], bool]:
                 "chargedAt": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
             },
             ConditionExpression="attribute_not_exists(orderId)",
+            # an earlier attempt's charge comes back with the refusal: one request either way
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        if code != "ConditionalCheckFailedException":
+        response = getattr(exc, "response", {})
+        if response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        existing = _recorded(table, order.order_id)
+        item = response.get("Item")
+        existing = _payment(item) if item else _recorded(table, order.order_id)
         if existing is None:  # pragma: no cover - a record is never deleted
             raise
         return existing, False
@@ -94,17 +99,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order = order_from_message(event)
     table = os.environ["PAYMENTS_TABLE"]
     try:
-        # An earlier attempt may have charged and then crashed: its charge stands.
-        payment = _recorded(table, order.order_id)
-        if payment is not None:
-            _log(order.order_id, "approved", transactionId=payment["transactionId"], retry=True)
-            return {**event, "payment": payment}
         rate, seed = payment_settings_from_env()
         if not payment_approved(order.order_id, rate, seed):
+            # Without a seed the decision is drawn again on a retry: an earlier attempt may
+            # have been approved and charged before it crashed, and that charge stands.
+            payment = _recorded(table, order.order_id)
+            if payment is not None:
+                _log(order.order_id, "approved", transactionId=payment["transactionId"], retry=True)
+                return {**event, "payment": payment}
             _log(order.order_id, "declined")
             raise PaymentDeclined(
                 f"payment of {order.amount} for order {order.order_id} was declined"
             )
+        # An approved attempt: the conditional put returns an earlier attempt's charge if any.
         payment, made = _charge(table, order)
     except PaymentDeclined:
         raise

@@ -79,6 +79,21 @@ def test_two_attempts_racing_charge_once(monkeypatch: pytest.MonkeyPatch, paymen
     assert loser == winner and payments.scan(TableName="t-payments")["Count"] == 1
 
 
+def test_an_approved_retry_finds_the_charge_in_the_refused_put_alone(
+    monkeypatch: pytest.MonkeyPatch, payments: Any
+) -> None:
+    monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "1")
+    event = {"order": {"orderId": "one-call-1", "amount": 4}}
+    first = process_payment.handler(event, None)["payment"]
+
+    def no_read(table: str, order_id: str) -> Any:
+        raise AssertionError("an approved attempt needs no separate read")
+
+    monkeypatch.setattr(process_payment, "_recorded", no_read)
+    assert process_payment.handler(event, None)["payment"] == first
+    assert payments.scan(TableName="t-payments")["Count"] == 1
+
+
 def _first_call_misses(real: Any) -> Any:
     calls = []
 
