@@ -1,13 +1,24 @@
 """The only place that prints: tables, progress, errors and --json, from result objects.
 
-User data is always passed as rich Text (never parsed as markup)."""
+User data is always passed as rich Text (never parsed as markup). Output that is not a
+terminal is never wrapped or cut (whole ARNs, one per line); in a terminal, table cells fold
+to fit rather than being cut with "…".
+
+JSON, one convention for every command: an object with `target` ({kind, endpoint, region,
+account}) and `stack` first, times as ISO 8601 UTC strings, null for absent values. The
+engines may hand over datetimes or epoch numbers under TIME_KEYS; `jsonable` converts them
+here, in one place. New render functions: build a dict (or call .to_json()) and pass it to
+`emit_json`; print human text through `self.out` with Text (never markup)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -15,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from ordercli.context import Context
     from ordercli.deploy.apply import Listener
     from ordercli.deploy.plan import Plan
     from ordercli.deploy.stack import StackResult
@@ -29,8 +41,73 @@ STATUS_STYLE = {
     "NOT_SENT": "red",
     "TIMED_OUT": "red",
     "ABORTED": "red",
+    "DEAD_LETTERED": "red",
 }
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
+# Keys whose numeric values are epoch times (seconds, or milliseconds when that large).
+TIME_KEYS = frozenset(
+    ("time", "timestamp", "sent_at", "stopped_at", "started_at", "startDate", "stopDate")
+)
+UNWRAPPED = 100_000  # columns when the output is not a terminal: nothing is wrapped or cut
+
+
+def iso(value: datetime | float | int) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, from a datetime or epoch seconds/ms."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        seconds = value / 1000 if value > 1e11 else value
+        moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def jsonable(data: Any, key: str | None = None) -> Any:
+    """Result data as JSON values under the one convention (see the module docstring)."""
+    if isinstance(data, Mapping):
+        return {str(k): jsonable(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [jsonable(v) for v in data]
+    if isinstance(data, datetime):
+        return iso(data)
+    if isinstance(data, date):
+        return data.isoformat()
+    if isinstance(data, bool) or data is None or isinstance(data, str):
+        return data
+    if isinstance(data, int | float) and key in TIME_KEYS:
+        return iso(data)
+    if isinstance(data, Decimal):
+        return float(data)
+    if isinstance(data, int | float):
+        return data
+    if hasattr(data, "to_json"):
+        return jsonable(data.to_json())
+    return str(data)
+
+
+def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not stream.isatty():
+        width = UNWRAPPED
+    return Console(
+        stderr=stderr,
+        width=width,
+        no_color=no_color,
+        highlight=False,
+        soft_wrap=not stream.isatty(),
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _table(title: str | None = None) -> Table:
+    return Table(show_edge=False, pad_edge=False, title=title, title_justify="left")
+
+
+def _columns(table: Table, *names: str) -> None:
+    for name in names:
+        table.add_column(name, overflow="fold")
 
 
 class Renderer:
@@ -39,12 +116,36 @@ class Renderer:
     ) -> None:
         self.json_mode = json_mode
         no_color = None if color is None else not color
-        self.out = Console(width=width, no_color=no_color, highlight=False, soft_wrap=False)
-        self.err = Console(stderr=True, width=width, no_color=no_color, highlight=False)
+        self.out = _console(False, width, no_color)
+        self.err = _console(True, width, no_color)
+        self.context: Context | None = None  # set by bind(): the target and stack of the output
 
     # -- generic ---------------------------------------------------------------
-    def emit_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    def bind(self, ctx: Context) -> None:
+        """Name the target and stack: in the header line, and in every JSON output."""
+        self.context = ctx
+        self.header(ctx.target.label, ctx.settings.stack)
+
+    def bind_local(self, endpoint: str) -> None:
+        """The emulator's own commands: the target is the local one; no stack is involved."""
+        from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
+
+        self._local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
+        self._local["account"] = LOCAL_ACCOUNT
+
+    def envelope(self) -> dict[str, Any]:
+        if self.context is None:
+            return {"target": getattr(self, "_local", None), "stack": None}
+        return {"target": self.context.target_json(), "stack": self.context.settings.stack}
+
+    def emit_json(self, data: Any, *, lines: bool = False) -> None:
+        """One JSON document (or, with lines, one JSON Lines record) under the convention."""
+        body = jsonable(data)
+        if isinstance(body, dict):
+            body = {**body, **self.envelope()}
+            body = {"target": body.pop("target"), "stack": body.pop("stack"), **body}
+        text = json.dumps(body, ensure_ascii=False) if lines else json.dumps(body, indent=2)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def header(self, target: str, stack: str) -> None:
@@ -54,6 +155,20 @@ class Renderer:
         line.append("  target ", style="dim").append(target, style="cyan")
         line.append("  stack ", style="dim").append(stack, style="cyan")
         self.out.print(line)
+
+    def init_written(self, path: Path) -> None:
+        if self.json_mode:
+            self.emit_json({"written": str(path)})
+        else:
+            self.info(f"Wrote {path}. Every key is optional; edit what you need.")
+
+    def emulator_started(self, endpoint: str, flags: str) -> None:
+        """`up --local` started the emulator: say so, and how to stop it."""
+        self.info(
+            f"Started the local emulator in the background at {endpoint}; it keeps running "
+            f"after this command. Stop it with: ordercli local stop{flags}",
+            style="cyan",
+        )
 
     def info(self, message: str, style: str | None = None) -> None:
         """A human line: on stdout, or on stderr in --json mode so stdout stays JSON."""
@@ -65,23 +180,27 @@ class Renderer:
 
     def error(self, err: OrderCliError) -> None:
         if self.json_mode:
-            self.emit_json(
-                {"error": {"message": err.message, "hint": err.hint, "exit_code": err.exit_code}}
-            )
+            error: dict[str, Any] = {
+                "message": err.message,
+                "hint": err.hint,
+                "exit_code": err.exit_code,
+            }
+            if getattr(err, "details", None) is not None:
+                error["details"] = err.details
+            self.emit_json({"error": error})
         self.err.print(Text("Error: ", style="bold red") + Text(err.message))
         if err.hint:
             self.err.print(Text(err.hint, style="dim"))
 
     # -- up / teardown ---------------------------------------------------------
-    def plan(self, plan: Plan, title: str) -> None:
+    def plan(self, plan: Plan, title: str, *, verbose: bool = False) -> None:
+        """The changes (every row with verbose), then the counts with "N unchanged"."""
         if self.json_mode:
             return
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-        table.add_column("action")
-        table.add_column("kind")
-        table.add_column("resource")
-        table.add_column("reason", overflow="fold")
-        for a in plan.actions:
+        rows = plan.actions if verbose else plan.changes
+        table = _table(title)
+        _columns(table, "action", "kind", "resource", "reason")
+        for a in rows:
             style = ACTION_STYLE[a.action]
             table.add_row(
                 Text(ACTION_WORD[a.action], style=style),
@@ -89,14 +208,32 @@ class Renderer:
                 Text(a.spec.name),
                 Text(a.reason, style="dim"),
             )
-        self.out.print(table)
+        if rows:
+            self.out.print(table)
         counts = {k: sum(1 for a in plan.actions if a.action == k) for k in ACTION_STYLE}
         summary = ", ".join(f"{n} to {k}" for k, n in counts.items() if n and k != "noop")
         self.out.print(
             Text(
-                f"Plan: {summary or 'nothing to change'} ({counts['noop']} unchanged)", style="bold"
+                f"Plan: {summary or 'nothing to change'}, {counts['noop']} unchanged"
+                + ("" if verbose or not counts["noop"] else " (--verbose lists them)"),
+                style="bold",
             )
         )
+
+    def teardown_question(self, ctx: Context, n: int, waiting: dict[str, dict[str, Any]]) -> str:
+        """The confirmation: what goes, where, and the orders that go with the queues."""
+        t = ctx.target_json()
+        where = f"{t['kind']} target, account {t['account'] or ctx.aws.account_id()}, "
+        where += f"region {t['region']}" + (f", endpoint {t['endpoint']}" if t["endpoint"] else "")
+        lines = [f"Delete {n} resource(s) of stack '{ctx.settings.stack}' ({where})?"]
+        queued = [
+            f"{q['visible'] + q['in_flight']} in the {label}"
+            for label, q in waiting.items()
+            if q["exists"] and (q["visible"] or q["in_flight"])
+        ]
+        if queued:
+            lines.append(f"Orders still waiting are deleted with the queues: {', '.join(queued)}.")
+        return "\n".join(lines)
 
     @contextmanager
     def progress(self, plan: Plan) -> Iterator[Listener | None]:
@@ -153,8 +290,9 @@ class Renderer:
 
     # -- local emulator --------------------------------------------------------
     def local_status(self, info: dict[str, Any], event: str | None) -> None:
+        self.bind_local(info["endpoint"])
         if self.json_mode:
-            self.emit_json({**info, **({"event": event} if event else {})})
+            self.emit_json({**info, "event": event})
             return
         if not info["running"]:
             self.out.print(Text(f"Emulator not running (port {info['port']}).", style="yellow"))
@@ -166,6 +304,7 @@ class Renderer:
                 self.out.print(Text(f"  {key}: ", style="dim") + Text(str(info[key])))
 
     def local_stopped(self, pid: int | None, port: int) -> None:
+        self.bind_local(f"http://127.0.0.1:{port}")
         if self.json_mode:
             self.emit_json({"stopped": pid is not None, "pid": pid, "port": port})
         elif pid is None:
@@ -201,21 +340,20 @@ class Renderer:
                 lambda n, t: bar.update(done, completed=n, total=t),
             )
 
-    def submit_report(self, report: Any) -> None:
+    def submit_report(self, report: Any, ctx: Context) -> None:
         if self.json_mode:
             self.emit_json(report.to_json())
             return
         summary = report.summary()
         if len(report.results) <= 20:
-            table = Table(show_edge=False, pad_edge=False)
-            for col in ("orderId", "status", "error", "latency"):
-                table.add_column(col)
+            table = _table()
+            _columns(table, "orderId", "status", "error", "latency")
             for r in report.results:
                 lat = "" if r.latency is None else f"{r.latency * 1000:.0f} ms"
                 table.add_row(
                     Text(r.order_id),
                     Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                    Text(r.error or r.cause or ""),
+                    Text(" ".join(x for x in (r.error, r.cause) if x)),
                     Text(lat),
                 )
             self.out.print(table)
@@ -227,15 +365,13 @@ class Renderer:
         if report.waited:
             line += f"; succeeded {summary['succeeded']}, failed {summary['failed']}"
             if summary["failed_by_error"]:
-                line += (
-                    " ("
-                    + ", ".join(f"{k} {v}" for k, v in summary["failed_by_error"].items())
-                    + ")"
-                )
-            if summary["pending"]:
-                line += f", still pending {summary['pending']}"
+                line += " (" + _counts(summary["failed_by_error"]) + ")"
+            line += f", dead-lettered {summary['dead_lettered']}"
+            if summary["dead_lettered_by_reason"]:
+                line += " (" + _counts(summary["dead_lettered_by_reason"]) + ")"
+            line += f", still pending {summary['pending']}"
         self.out.print(Text(line, style="bold"))
-        if "latency_ms" in summary:
+        if summary["latency_ms"]:
             lat = summary["latency_ms"]
             self.out.print(
                 Text(
@@ -246,19 +382,46 @@ class Renderer:
             )
         for r in report.rejected:
             self.out.print(Text(f"rejected {r}", style="yellow"))
-        for r in report.not_sent:
-            self.err.print(Text(f"not sent {r.order_id}: {r.cause}", style="red"))
+        if report.not_sent:
+            shown = report.not_sent[:20]
+            self.err.print(
+                Text(
+                    f"{len(report.not_sent)} order(s) were NOT sent (not accepted by the queue):",
+                    style="red",
+                )
+            )
+            for r in shown:
+                self.err.print(Text(f"  not sent {r.order_id}: {r.cause}", style="red"))
+            if len(report.not_sent) > len(shown):
+                self.err.print(Text("  ... (--json lists every order)", style="red"))
+        if report.interrupted:
+            self.err.print(
+                Text("Interrupted: the orders listed as sent were accepted.", style="yellow")
+            )
+        if report.error is not None:
+            self.error(report.error)
+        sent = [r for r in report.results if r.status != "NOT_SENT"]
+        if sent:
+            if len(sent) == 1:
+                follow = ctx.command(f"status {sent[0].order_id}")
+            else:
+                follow = ctx.command("status")
+            self.out.print(Text("Next: ", style="dim") + Text(follow))
 
     # -- status ----------------------------------------------------------------
     def stack_status(self, st: dict[str, Any]) -> None:
         if self.json_mode:
             self.emit_json(st)
             return
-        if not st["deployed"]:
-            self.out.print(Text("Stack is not deployed (run `ordercli up`).", style="yellow"))
-        table = Table(show_edge=False, pad_edge=False, title="Resources", title_justify="left")
-        for col in ("state", "kind", "resource", "detail"):
-            table.add_column(col)
+        if not st["deployed"] and self.context is not None:
+            self.out.print(
+                Text(
+                    f"Stack is not deployed (run `{self.context.command('up')}`).",
+                    style="yellow",
+                )
+            )
+        table = _table("Resources")
+        _columns(table, "state", "kind", "resource", "detail")
         for r in st["resources"]:
             style = {"present": "green", "missing": "red", "drifted": "yellow"}[r["state"]]
             table.add_row(
@@ -329,8 +492,7 @@ class Renderer:
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:
         if self.json_mode:
-            sys.stdout.write(json.dumps(line.to_json()) + "\n")
-            sys.stdout.flush()
+            self.emit_json(line.to_json(), lines=True)
             return
         import time as _time
 
@@ -355,14 +517,8 @@ class Renderer:
         if not msgs:
             self.out.print(Text("The dead-letter queue is empty.", style="green"))
             return
-        table = Table(
-            show_edge=False,
-            pad_edge=False,
-            title=f"{len(msgs)} dead-lettered message(s)",
-            title_justify="left",
-        )
-        for col in ("orderId", "receives", "first failure", "body"):
-            table.add_column(col, overflow="fold")
+        table = _table(f"{len(msgs)} dead-lettered message(s)")
+        _columns(table, "orderId", "receives", "first failure", "body")
         for m in msgs:
             table.add_row(
                 Text(m["orderId"] or "(unparseable)"),
@@ -371,7 +527,10 @@ class Renderer:
                 Text(m["body"][:80]),
             )
         self.out.print(table)
-        self.out.print(Text("`ordercli dlq --redrive` moves them back to the queue.", style="dim"))
+        redrive = (
+            self.context.command("dlq --redrive") if self.context else "ordercli dlq --redrive"
+        )
+        self.out.print(Text(f"`{redrive}` moves them back to the queue.", style="dim"))
 
     def redrive(self, data: dict[str, Any]) -> None:
         if self.json_mode:

@@ -13,7 +13,24 @@ def missing(exc: BaseException, *codes: str) -> bool:
 
 
 def changed(label: str, want: Any, have: Any) -> list[str]:
-    return [] if want == have else [f"{label}: {have!r} -> {want!r}"]
+    return [] if want == have else [f"{label}: live {have!r}, config {want!r}"]
+
+
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE")
+
+
+def env_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:
+    """Which environment variables differ, by name; values only of keys that do not look
+    secret."""
+    out = []
+    for key in sorted(set(want) | set(have)):
+        if want.get(key) == have.get(key):
+            continue
+        if any(w in key.upper() for w in SECRET_WORDS):
+            out.append(f"environment {key} changed (value hidden)")
+        else:
+            out.append(f"environment {key}: live {have.get(key)!r}, config {want.get(key)!r}")
+    return out
 
 
 def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:

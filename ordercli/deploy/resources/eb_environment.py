@@ -65,7 +65,7 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
 def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     reasons = []
     if current["version"] != spec.props["version_label"]:
-        reasons.append(f"version {current['version']} -> {spec.props['version_label']}")
+        reasons.append(f"version: live {current['version']}, config {spec.props['version_label']}")
     for o in spec.props["options"]:
         have = current["options"].get((o["Namespace"], o["OptionName"]))
         if have != o["Value"]:

@@ -34,7 +34,7 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
         "response types", spec.props["response_types"], m.get("FunctionResponseTypes") or []
     )
     if m.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
-        reasons.append(f"state {m.get('State')} -> Enabled")
+        reasons.append(f"state: live {m.get('State')}, config Enabled")
     strays = [x["UUID"] for x in current["all"] if x is not m]
     if strays:
         reasons.append(f"stray mappings {', '.join(strays)}")

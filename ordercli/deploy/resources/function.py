@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ordercli.aws import error_code, error_message, retry
-from ordercli.deploy.resources._common import changed, missing, tag_diff
+from ordercli.deploy.resources._common import changed, env_diff, missing, tag_diff
 
 
 def read(aws: Any, spec: Any) -> dict[str, Any] | None:
@@ -27,7 +27,7 @@ def _config_diff(spec: Any, cfg: dict[str, Any]) -> list[str]:
         + changed("timeout", p["timeout"], cfg.get("Timeout"))
         + changed("memory", p["memory"], cfg.get("MemorySize"))
         + changed("role", p["role_arn"], cfg.get("Role"))
-        + (["environment changed"] if env != p["environment"] else [])
+        + env_diff(p["environment"], env)
     )
 
 

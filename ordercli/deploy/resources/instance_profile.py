@@ -21,7 +21,7 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     return (
         []
         if current["roles"] == [spec.props["role"]]
-        else [f"roles {current['roles']} -> [{spec.props['role']}]"]
+        else [f"roles: live {current['roles']}, config [{spec.props['role']}]"]
     )
 
 

@@ -39,7 +39,7 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     for name, want in spec.props["attributes"].items():
         have = current["attributes"].get(name)
         if have is None or _norm(name, have) != _norm(name, want):
-            reasons.append(f"{name}: {have} -> {want}")
+            reasons.append(f"{name}: live {have}, config {want}")
     return reasons + tag_diff(spec.props["tags"], current["tags"])
 
 
