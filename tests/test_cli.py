@@ -33,12 +33,19 @@ def test_help_does_not_import_boto3_rich_or_moto() -> None:
     assert "up" in out.stdout and "teardown" in out.stdout
 
 
-def test_every_command_takes_the_global_options() -> None:
-    for command in ("up", "teardown", "submit", "status", "tail", "dlq"):
+def test_global_options_are_declared_once_and_named_in_every_help() -> None:
+    code, out, _ = invoke("--help")
+    for option in ("--stack", "--region", "--profile", "--json", "--local", "--endpoint-url"):
+        assert option in out
+    assert "--debug" in out and "--version" in out and "--install-completion" in out
+    for command in ("init", "up", "teardown", "submit", "status", "tail", "dlq"):
         code, out, _ = invoke(command, "--help")
         assert code == 0
-        for option in ("--stack", "--region", "--profile", "--json", "--local"):
-            assert option in out, (command, option)
+        assert "Global options go before or after the command" in out, command
+        assert "Examples:" in out and f"ordercli {command}" in out, command
+    for command in ("start", "stop", "status"):
+        code, out, _ = invoke("local", command, "--help")
+        assert code == 0 and "Examples:" in out, command
 
 
 def test_config_error_exits_2_naming_key_and_file(tmp_path: Path) -> None:
@@ -109,7 +116,13 @@ def test_up_json_lists_actions_and_outputs(mocked: None) -> None:
     code, out, err = invoke("up", "--stack", "j", "--no-web", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["stack"] == "j" and data["target"].startswith("aws (us-east-1")
+    assert data["stack"] == "j"
+    assert data["target"] == {
+        "kind": "aws",
+        "endpoint": None,
+        "region": "us-east-1",
+        "account": "123456789012",
+    }
     assert {a["action"] for a in data["actions"]} == {"create"}
     assert data["outputs"]["state_machine_arn"].endswith(":stateMachine:j-OrderProcessingWorkflow")
     code, out, _ = invoke("up", "--stack", "j", "--no-web", "--json")
@@ -131,7 +144,7 @@ def test_init_writes_a_file_and_will_not_overwrite(tmp_path: Path) -> None:
 
 def test_local_commands_without_an_emulator() -> None:
     code, out, _ = invoke("local", "status", "--json")
-    assert code == 0 and json.loads(out)["running"] is False
+    assert code == 3 and json.loads(out)["running"] is False
     code, out, _ = invoke("local", "stop", "--json")
     assert code == 0 and json.loads(out)["stopped"] is False
     code, _, err = invoke("status", "--local")

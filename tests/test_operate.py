@@ -113,7 +113,7 @@ def test_partial_batch_failures_are_retried_and_unsent_orders_listed() -> None:
             "send_message_batch",
             {"Successful": [{"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}], "Failed": []},
         )
-        results = submit.send_orders(sqs, "https://q", orders, sleep=lambda s: None)
+        results = submit.send_orders(sqs, "https://q", orders, sleep=lambda s: None).results
         stub.assert_no_pending_responses()
     assert [r.status for r in results] == ["QUEUED", "QUEUED", "NOT_SENT"]
     assert "InvalidMessageContents" in (results[2].cause or "")
@@ -133,7 +133,7 @@ def test_submit_and_wait_in_process(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("op")
     deploy.up(ctx)
     orders = orders_input.generate(12)
-    report = submit.submit(ctx, orders)
+    report = submit.submit(ctx, orders, ctx.require_stack())
     assert {r.status for r in report.results} == {"QUEUED"}
     assert report.summary()["sent"] == 12
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -145,8 +145,8 @@ def test_submit_and_wait_in_process(make_ctx: MakeCtx) -> None:
 def test_submit_to_a_missing_stack_says_so(make_ctx: MakeCtx) -> None:
     from ordercli.errors import NotFound
 
-    with pytest.raises(NotFound, match="has no queue nostack-orders") as err:
-        submit.submit(make_ctx("nostack"), orders_input.generate(1))
+    with pytest.raises(NotFound, match=r"is not deployed .*no queue nostack-orders") as err:
+        make_ctx("nostack").require_stack()
     assert err.value.hint == "Deploy it first: ordercli up"
 
 
@@ -234,7 +234,7 @@ def test_status_of_an_empty_stack(make_ctx: MakeCtx) -> None:
 def test_status_of_a_deployed_stack_counts(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("st")
     deploy.up(ctx)
-    submit.submit(ctx, orders_input.generate(3))
+    submit.submit(ctx, orders_input.generate(3), ctx.require_stack())
     st = status.stack_status(ctx)
     assert st["deployed"] and {r["state"] for r in st["resources"]} == {"present"}
     assert st["queue"]["visible"] == 3 and st["dlq"]["visible"] == 0
