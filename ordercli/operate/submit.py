@@ -229,6 +229,9 @@ def send_orders(
                     QueueUrl=queue_url,
                     Entries=[{"Id": str(i), "MessageBody": bodies[i]} for i in pending],
                 )
+            except KeyboardInterrupt:  # stop the other threads too; the caller reports
+                stop.set()
+                raise
             except Exception as exc:  # the whole call failed: retry every entry
                 reasons = dict.fromkeys(pending, f"{type(exc).__name__}: {exc}")
                 if _fatal(exc):
