@@ -1,31 +1,115 @@
-"""ProcessPayment: a payment simulation, deterministic per orderId when a seed is set."""
+"""ProcessPayment: a payment simulation, deterministic per orderId when a seed is set.
+
+The orderId is the idempotency key: each charge is recorded in the payments table with a
+conditional put, so a payment retried after a crash or a timeout (which may have come after
+the charge) returns the transaction already made and never charges twice."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from .order import PaymentDeclined, order_from_message, payment_approved, payment_settings_from_env
+from .order import (
+    Order,
+    PaymentDeclined,
+    order_from_message,
+    payment_approved,
+    payment_settings_from_env,
+)
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
+_client_lock = threading.Lock()
+
+
+class PaymentUnavailable(Exception):
+    """The payments table could not be read or written: transient, the workflow retries."""
+
+
+@cache
+def _dynamodb() -> Any:
+    # Created lazily: a client made at import time would escape test mocks.
+    with _client_lock:
+        import boto3
+
+        return boto3.client("dynamodb")
+
+
+def _log(order_id: str, result: str, **fields: Any) -> None:
+    entry = {"orderId": order_id, "step": "ProcessPayment", "result": result, **fields}
+    log.info(json.dumps(entry))
+
+
+def _recorded(table: str, order_id: str) -> dict[str, Any] | None:
+    item = (
+        _dynamodb()
+        .get_item(TableName=table, Key={"orderId": {"S": order_id}}, ConsistentRead=True)
+        .get("Item")
+    )
+    if not item:
+        return None
+    return {
+        "status": "APPROVED",
+        "transactionId": item["transactionId"]["S"],
+        "amount": item["amount"]["S"],
+    }
+
+
+def _charge(table: str, order: Order) -> tuple[dict[str, Any], bool]:
+    """The payment, and whether this call made it (False: an earlier attempt had)."""
+    payment = {
+        "status": "APPROVED",
+        "transactionId": "txn-" + uuid.uuid4().hex[:16],
+        "amount": str(order.amount),
+    }
+    try:
+        _dynamodb().put_item(
+            TableName=table,
+            Item={
+                "orderId": {"S": order.order_id},
+                "transactionId": {"S": payment["transactionId"]},
+                "amount": {"S": payment["amount"]},
+                "chargedAt": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
+            },
+            ConditionExpression="attribute_not_exists(orderId)",
+        )
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code != "ConditionalCheckFailedException":
+            raise
+        existing = _recorded(table, order.order_id)
+        if existing is None:  # pragma: no cover - a record is never deleted
+            raise
+        return existing, False
+    return payment, True
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order = order_from_message(event)
-    rate, seed = payment_settings_from_env()
-    if not payment_approved(order.order_id, rate, seed):
-        log.info(
-            json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "declined"})
-        )
-        raise PaymentDeclined(f"payment of {order.amount} for order {order.order_id} was declined")
-    txn = "txn-" + hashlib.sha256(order.order_id.encode()).hexdigest()[:16]
-    log.info(
-        json.dumps({"orderId": order.order_id, "step": "ProcessPayment", "result": "approved"})
-    )
-    return {
-        **event,
-        "payment": {"status": "APPROVED", "transactionId": txn, "amount": str(order.amount)},
-    }
+    table = os.environ["PAYMENTS_TABLE"]
+    try:
+        # An earlier attempt may have charged and then crashed: its charge stands.
+        payment = _recorded(table, order.order_id)
+        if payment is not None:
+            _log(order.order_id, "approved", transactionId=payment["transactionId"], retry=True)
+            return {**event, "payment": payment}
+        rate, seed = payment_settings_from_env()
+        if not payment_approved(order.order_id, rate, seed):
+            _log(order.order_id, "declined")
+            raise PaymentDeclined(
+                f"payment of {order.amount} for order {order.order_id} was declined"
+            )
+        payment, made = _charge(table, order)
+    except PaymentDeclined:
+        raise
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        raise PaymentUnavailable(f"payments table unavailable: {code}") from exc
+    _log(order.order_id, "approved", transactionId=payment["transactionId"], retry=not made)
+    return {**event, "payment": payment}

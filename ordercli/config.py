@@ -91,6 +91,9 @@ SCHEMA: dict[str, Key] = {
     "queue.max_receive_count": Key(
         int, 5, _range(1, 1000), "receives before a message goes to the DLQ"
     ),
+    "queue.max_concurrency": Key(
+        int, 2, _range(2, 1000), "consumer invocations at once (keeps StartExecution in quota)"
+    ),
     "payment.success_rate": Key(
         (int, float), 0.9, _range(0, 1), "share of payments approved (0-1)"
     ),

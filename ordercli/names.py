@@ -28,6 +28,10 @@ class Names:
         return f"{self.stack}-orders-dlq"
 
     @property
+    def payments_table(self) -> str:
+        return f"{self.stack}-payments"
+
+    @property
     def topic(self) -> str:
         return f"{self.stack}-notifications"
 
@@ -85,6 +89,10 @@ class Names:
         return self.queue_arn(self.dlq)
 
     @property
+    def payments_table_arn(self) -> str:
+        return self._arn("dynamodb", f"table/{self.payments_table}")
+
+    @property
     def topic_arn(self) -> str:
         return self._arn("sns", self.topic)
 
@@ -110,6 +118,7 @@ class Names:
         out = [
             ("SQS queue", self.dlq, 80),
             ("SNS topic", self.topic, 256),
+            ("DynamoDB table", self.payments_table, 255),
             ("state machine", self.state_machine, 80),
             ("IAM role", self.workflow_role, 64),
             ("Elastic Beanstalk environment", self.webapp_environment, 40),

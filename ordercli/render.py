@@ -518,13 +518,14 @@ class Renderer:
             self.out.print(Text("The dead-letter queue is empty.", style="green"))
             return
         table = _table(f"{len(msgs)} dead-lettered message(s)")
-        _columns(table, "orderId", "receives", "first failure", "body")
+        _columns(table, "messageId", "orderId", "reason", "error", "dead-lettered")
         for m in msgs:
             table.add_row(
-                Text(m["orderId"] or "(unparseable)"),
-                Text(str(m["receive_count"])),
-                Text(m["first_failure"] or ""),
-                Text(m["body"][:80]),
+                Text(m["messageId"]),
+                Text(m["orderId"] or "(unreadable)"),
+                Text(m["reason"], style="red"),
+                Text(m["error"][:120]),
+                Text(m["sent_at"] or ""),
             )
         self.out.print(table)
         redrive = (

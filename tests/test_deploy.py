@@ -158,8 +158,8 @@ def test_changed_workflow_updates_only_the_state_machine(
 
     original = specs.workflow_definition
 
-    def edited(names: Any) -> str:
-        d = json.loads(original(names))
+    def edited(names: Any, timeout: int) -> str:
+        d = json.loads(original(names, timeout))
         d["Comment"] = "edited"
         return json.dumps(d)
 

@@ -8,10 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_src import process_payment, send_notification, start_order_workflow, validate_order
-from lambda_src.order import OrderInvalid, PaymentDeclined, payment_approved
-from ordercli.deploy.specs import workflow_definition
-from ordercli.names import Names
+from lambda_src import process_payment, send_notification, validate_order
+from lambda_src.order import OrderInvalid, PaymentDeclined, order_from_message, payment_approved
 
 
 def test_validate_passes_a_valid_order_through() -> None:
@@ -26,7 +24,24 @@ def test_validate_raises_order_invalid(order: Any) -> None:
         validate_order.handler({"order": order} if order is not None else {}, None)
 
 
-def test_payment_follows_the_seeded_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def payments(mocked: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    process_payment._dynamodb.cache_clear()
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="t-payments",
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("PAYMENTS_TABLE", "t-payments")
+    yield ddb
+    process_payment._dynamodb.cache_clear()
+
+
+def test_payment_follows_the_seeded_decision(
+    monkeypatch: pytest.MonkeyPatch, payments: Any
+) -> None:
     monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "0.5")
     monkeypatch.setenv("PAYMENT_SEED", "42")
     for i in range(40):
@@ -36,6 +51,51 @@ def test_payment_follows_the_seeded_decision(monkeypatch: pytest.MonkeyPatch) ->
         else:
             with pytest.raises(PaymentDeclined):
                 process_payment.handler(event, None)
+    approved = sum(payment_approved(f"o{i}", 0.5, 42) for i in range(40))
+    assert payments.scan(TableName="t-payments")["Count"] == approved
+
+
+def test_a_retried_payment_returns_the_same_transaction_and_charges_once(
+    monkeypatch: pytest.MonkeyPatch, payments: Any
+) -> None:
+    monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "1")
+    event = {"order": {"orderId": "once-1", "amount": "12.50"}}
+    first = process_payment.handler(event, None)["payment"]
+    # a retry that would now be declined (random mode) still returns the charge made
+    monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "0")
+    again = process_payment.handler(event, None)["payment"]
+    assert first == again and first["amount"] == "12.50"
+    (item,) = payments.scan(TableName="t-payments")["Items"]
+    assert item["transactionId"]["S"] == first["transactionId"]
+
+
+def test_two_attempts_racing_charge_once(monkeypatch: pytest.MonkeyPatch, payments: Any) -> None:
+    """The conditional put decides: the loser of the race returns the winner's charge."""
+    monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "1")
+    monkeypatch.setattr(process_payment, "_recorded", _first_call_misses(process_payment._recorded))
+    event = {"order": {"orderId": "race-1", "amount": 3}}
+    winner = process_payment._charge("t-payments", order_from_message(event))[0]
+    loser = process_payment.handler(event, None)["payment"]
+    assert loser == winner and payments.scan(TableName="t-payments")["Count"] == 1
+
+
+def _first_call_misses(real: Any) -> Any:
+    calls = []
+
+    def recorded(table: str, order_id: str) -> Any:
+        calls.append(order_id)
+        return None if len(calls) == 1 else real(table, order_id)
+
+    return recorded
+
+
+def test_a_payments_table_error_is_a_transient_payment_unavailable(
+    monkeypatch: pytest.MonkeyPatch, payments: Any
+) -> None:
+    monkeypatch.setenv("PAYMENTS_TABLE", "no-such-table")
+    with pytest.raises(process_payment.PaymentUnavailable) as err:
+        process_payment.handler({"order": {"orderId": "u-1", "amount": 3}}, None)
+    assert "ResourceNotFoundException" in str(err.value)
 
 
 @pytest.fixture
@@ -76,31 +136,10 @@ def test_notification_publishes_success_and_failure(
     }
 
 
-def test_consumer_starts_one_execution_per_order_and_reports_bad_records(
-    monkeypatch: pytest.MonkeyPatch, mocked: None
+def test_a_notification_that_cannot_be_published_is_notification_unavailable(
+    monkeypatch: pytest.MonkeyPatch, topic: str
 ) -> None:
-    start_order_workflow._sfn.cache_clear()
-    iam = boto3.client("iam", region_name="us-east-1")
-    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    names = Names("t", "us-east-1", "123456789012")
-    sm = boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
-        name=names.state_machine, definition=workflow_definition(names), roleArn=role
-    )["stateMachineArn"]
-    monkeypatch.setenv("STATE_MACHINE_ARN", sm)
-    body = json.dumps({"order": {"orderId": "dup-1", "amount": 5}})
-    records = [
-        {"messageId": "m1", "body": body},
-        {"messageId": "m2", "body": body},  # the same order delivered twice
-        {"messageId": "m3", "body": "not json"},
-        {"messageId": "m4", "body": json.dumps({"order": {"orderId": "bad id!", "amount": 5}})},
-        {"messageId": "m5", "body": json.dumps({"order": {"orderId": "ok-2", "amount": 20000}})},
-    ]
-    out = start_order_workflow.handler({"Records": records}, None)
-    assert out == {"batchItemFailures": [{"itemIdentifier": "m3"}, {"itemIdentifier": "m4"}]}
-    names_started = {
-        e["name"]
-        for e in boto3.client("stepfunctions", region_name="us-east-1").list_executions(
-            stateMachineArn=sm
-        )["executions"]
-    }
-    assert names_started == {"dup-1", "ok-2"}
+    monkeypatch.setenv("TOPIC_ARN", topic + "-gone")
+    with pytest.raises(send_notification.NotificationUnavailable) as err:
+        send_notification.handler({"order": {"orderId": "o1"}}, None)
+    assert "NotFound" in str(err.value)

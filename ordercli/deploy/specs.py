@@ -41,11 +41,21 @@ def key(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
-def workflow_definition(names: Names) -> str:
-    """The ASL from definitions/, every function placeholder filled with its ARN."""
+TASK_TIMEOUT_MARGIN = 5  # seconds a task waits past its function's own timeout
+
+
+def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
+    """The ASL from definitions/, every function placeholder filled with its ARN. With
+    `lambda_timeout`, each Task's TimeoutSeconds is a little over it: the function's own
+    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
     filled = policies.fill(text, {f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})
-    return json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+    asl = json.loads(filled)
+    if lambda_timeout is not None:
+        for state in asl["States"].values():
+            if state["Type"] == "Task":
+                state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
+    return json.dumps(asl, separators=(",", ":"), sort_keys=True)
 
 
 def _function_policy(names: Names, logical: str) -> dict[str, Any]:
@@ -54,10 +64,16 @@ def _function_policy(names: Names, logical: str) -> dict[str, Any]:
     ]
     if logical == "SendNotification":
         statements.append(policies.render("notifier", TopicArn=names.topic_arn))
+    if logical == "ProcessPayment":
+        statements.append(policies.render("payments", TableArn=names.payments_table_arn))
     if logical == "StartOrderWorkflow":
         statements.append(
             policies.render(
-                "consumer", QueueArn=names.queue_arn(), StateMachineArn=names.state_machine_arn
+                "consumer",
+                QueueArn=names.queue_arn(),
+                DlqArn=names.dlq_arn,
+                StateMachineArn=names.state_machine_arn,
+                ExecutionArnPrefix=names.state_machine_arn.replace(":stateMachine:", ":execution:"),
             )
         )
     return policies.document(*statements)
@@ -69,11 +85,17 @@ def _function_env(settings: Settings, names: Names, logical: str) -> dict[str, s
         return {
             "PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
             "PAYMENT_SEED": "" if seed is None else str(seed),
+            "PAYMENTS_TABLE": names.payments_table,
         }
     if logical == "SendNotification":
         return {"TOPIC_ARN": names.topic_arn}
     if logical == "StartOrderWorkflow":
-        return {"STATE_MACHINE_ARN": names.state_machine_arn}
+        return {
+            "STATE_MACHINE_ARN": names.state_machine_arn,
+            "QUEUE_URL": queue_url(names),
+            "DLQ_URL": queue_url(names, names.dlq),
+            "MAX_RECEIVE_COUNT": str(settings["queue.max_receive_count"]),
+        }
     return {}
 
 
@@ -110,6 +132,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             names.topic,
             {"arn": names.topic_arn, "email": settings["notify.email"], "tags": tags},
         ),
+        Spec("table", names.payments_table, {"arn": names.payments_table_arn, "tags": tags}),
     ]
     for logical in FUNCTIONS:
         fn = names.function(logical)
@@ -171,7 +194,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
             names.state_machine,
             {
                 "arn": names.state_machine_arn,
-                "definition": workflow_definition(names),
+                "definition": workflow_definition(names, settings["lambda.timeout"]),
                 "role_arn": names.role_arn(names.workflow_role),
                 "tags": tags,
             },
@@ -191,6 +214,7 @@ def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> li
                 "function": consumer,
                 "batch_size": BATCH_SIZE,
                 "response_types": ["ReportBatchItemFailures"],
+                "max_concurrency": settings["queue.max_concurrency"],
             },
             (
                 key("queue", names.queue),
@@ -212,8 +236,8 @@ EB_SERVICE = (
 )
 
 
-def queue_url(names: Names) -> str:
-    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{names.queue}"
+def queue_url(names: Names, queue: str | None = None) -> str:
+    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{queue or names.queue}"
 
 
 def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list[Spec]:

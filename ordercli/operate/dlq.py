@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ordercli.aws import error_code
@@ -20,13 +21,74 @@ MOVE_UNSUPPORTED = (
 )
 
 
+# The message attributes a dead letter carries (set by the consumer, lambda_src/
+# start_order_workflow.py): why it is there, the last error, and the orderId when readable.
+REASON, ERROR, ORDER_ID = "ordercli.reason", "ordercli.error", "ordercli.orderId"
+REASONS = ("not-json", "invalid-order", "order-id-conflict", "retries-exhausted")
+REDRIVEN = "retries-exhausted"  # what SQS's own redrive means: every receive failed
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message in the DLQ, read without consuming it."""
+
+    message_id: str
+    order_id: str | None
+    reason: str
+    error: str
+    sent_at: str | None  # when it reached the DLQ (the consumer's send), or was first sent
+    body: str
+    receive_count: int = 0  # receives before ours
+
+    def to_json(self) -> dict[str, Any]:
+        return {"messageId": self.message_id, "orderId": self.order_id} | {
+            k: v for k, v in asdict(self).items() if k not in ("message_id", "order_id")
+        }
+
+
 def _order_id(body: str) -> str | None:
     try:
         data = json.loads(body)
         value = data.get("order", {}).get("orderId")
         return value if isinstance(value, str) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
+
+
+def _iso(millis: str | None) -> str | None:
+    if not millis:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(millis) / 1000))
+
+
+def dead_letter(message: Mapping[str, Any]) -> DeadLetter:
+    """A received DLQ message as a DeadLetter. One without our attributes was moved by SQS's
+    redrive after maxReceiveCount failed receives."""
+    attrs = message.get("Attributes", {})
+    tags = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+    count = max(0, int(attrs.get("ApproximateReceiveCount", "1")) - 1)
+    reason = tags.get(REASON) or REDRIVEN
+    error = tags.get(ERROR) or (
+        "every receive failed; SQS moved it here after maxReceiveCount"
+        if REASON not in tags
+        else ""
+    )
+    return DeadLetter(
+        message_id=message["MessageId"],
+        order_id=tags.get(ORDER_ID) or _order_id(message["Body"]),
+        reason=reason,
+        error=error,
+        sent_at=_iso(attrs.get("SentTimestamp")),
+        body=message["Body"],
+        receive_count=count,
+    )
+
+
+def dead_letters(ctx: Any, limit: int = 1000) -> list[DeadLetter]:
+    """Every message in the DLQ (up to `limit`), released again right after reading."""
+    sqs = ctx.aws.client("sqs")
+    depth = queue_depth(sqs, ctx.names.dlq)
+    return _read(sqs, depth["url"], limit) if depth["exists"] else []
 
 
 def move_task_unsupported(exc: BaseException) -> bool:
@@ -42,13 +104,18 @@ def move_task_unsupported(exc: BaseException) -> bool:
 
 
 def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
-    """Every message in the DLQ (up to `limit`), released again right after reading."""
+    """The DLQ's depth and its messages as JSON-ready dicts (for `dlq` and `dlq --json`)."""
     sqs = ctx.aws.client("sqs")
     depth = queue_depth(sqs, ctx.names.dlq)
     if not depth["exists"]:
         return {"dlq": depth, "messages": []}
-    url = depth["url"]
-    seen: dict[str, dict[str, Any]] = {}
+    letters = _read(sqs, depth["url"], limit)
+    messages = [{**d.to_json(), "body": d.body[:200]} for d in letters]
+    return {"dlq": {**depth, "visible": len(letters)}, "messages": messages}
+
+
+def _read(sqs: Any, url: str, limit: int) -> list[DeadLetter]:
+    seen: dict[str, DeadLetter] = {}
     receipts: list[str] = []
     empty = 0
     while len(seen) < limit and empty < 2:
@@ -58,35 +125,16 @@ def list_dead_letters(ctx: Any, limit: int = 1000) -> dict[str, Any]:
             VisibilityTimeout=PEEK_VISIBILITY,
             WaitTimeSeconds=0,
             AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not got:
             empty += 1
             continue
         for m in got:
             receipts.append(m["ReceiptHandle"])
-            attrs = m.get("Attributes", {})
-            first = attrs.get("ApproximateFirstReceiveTimestamp") or attrs.get("SentTimestamp")
-            seen.setdefault(
-                m["MessageId"],
-                {
-                    "messageId": m["MessageId"],
-                    "orderId": _order_id(m["Body"]),
-                    # the count includes our own look, which we do not count
-                    "receive_count": max(0, int(attrs.get("ApproximateReceiveCount", "1")) - 1),
-                    "first_failure": time.strftime(
-                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(first) / 1000)
-                    )
-                    if first
-                    else None,
-                    "sent": time.strftime(
-                        "%Y-%m-%dT%H:%M:%SZ",
-                        time.gmtime(int(attrs.get("SentTimestamp", "0")) / 1000),
-                    ),
-                    "body": m["Body"][:200],
-                },
-            )
+            seen.setdefault(m["MessageId"], dead_letter(m))
     _release(sqs, url, receipts)
-    return {"dlq": {**depth, "visible": len(seen)}, "messages": list(seen.values())}
+    return list(seen.values())
 
 
 def _release(sqs: Any, url: str, receipts: list[str]) -> None:

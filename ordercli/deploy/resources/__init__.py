@@ -18,6 +18,7 @@ from ordercli.deploy.resources import (
     queue,
     role,
     state_machine,
+    table,
     topic,
 )
 
@@ -33,6 +34,7 @@ class ResourceKind(Protocol):
 KINDS: dict[str, ModuleType] = {
     "queue": queue,
     "topic": topic,
+    "table": table,
     "role": role,
     "log_group": log_group,
     "function": function,

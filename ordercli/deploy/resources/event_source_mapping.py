@@ -33,6 +33,11 @@ def diff(spec: Any, current: dict[str, Any]) -> list[str]:
     reasons = changed("batch size", spec.props["batch_size"], m.get("BatchSize")) + changed(
         "response types", spec.props["response_types"], m.get("FunctionResponseTypes") or []
     )
+    reasons += changed(
+        "maximum concurrency",
+        spec.props["max_concurrency"],
+        (m.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+    )
     if m.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
         reasons.append(f"state: live {m.get('State')}, config Enabled")
     strays = [x["UUID"] for x in current["all"] if x is not m]
@@ -47,6 +52,7 @@ def create(aws: Any, spec: Any) -> None:
         FunctionName=spec.props["function"],
         BatchSize=spec.props["batch_size"],
         FunctionResponseTypes=spec.props["response_types"],
+        ScalingConfig={"MaximumConcurrency": spec.props["max_concurrency"]},
         Enabled=True,
     )
 
@@ -65,6 +71,7 @@ def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         FunctionName=spec.props["function"],
         BatchSize=spec.props["batch_size"],
         FunctionResponseTypes=spec.props["response_types"],
+        ScalingConfig={"MaximumConcurrency": spec.props["max_concurrency"]},
         Enabled=True,
     )
 
