@@ -267,22 +267,14 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
         from ordercli.aws import translate_error
 
         ctx = render.context
-        translated = translate_error(exc, ctx.target if ctx is not None else None)
+        translated = ctx.translate(exc) if ctx is not None else translate_error(exc)
         if translated is None:
             translated = OrderCliError(
                 f"unexpected {type(exc).__name__}: {exc}",
                 hint="Run again with --debug for the traceback.",
             )
-        elif ctx is not None and ctx.target.is_local and _unreachable(exc):
-            translated.hint = f"Start it and deploy the stack: {ctx.command('up')}"
         render.error(translated)
         raise typer.Exit(getattr(translated, "exit_code", EXIT_FAILURE)) from None
-
-
-def _unreachable(exc: BaseException) -> bool:
-    import botocore.exceptions as bex
-
-    return isinstance(exc, bex.EndpointConnectionError | bex.ConnectTimeoutError)
 
 
 def _context(

@@ -12,6 +12,7 @@ from ordercli.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from ordercli.aws import Aws, Target
+    from ordercli.errors import OrderCliError
     from ordercli.names import Names
 
 
@@ -133,6 +134,19 @@ class Context:
             "region": self.target.region,
             "account": account,
         }
+
+    def translate(self, exc: BaseException) -> OrderCliError | None:
+        """aws.translate_error with this target; hints for a stopped emulator carry the
+        flags that reach this stack."""
+        import botocore.exceptions as bex
+
+        from ordercli.aws import translate_error
+
+        err = translate_error(exc, self.target)
+        unreachable = isinstance(exc, bex.EndpointConnectionError | bex.ConnectTimeoutError)
+        if err is not None and self.target.is_local and unreachable:
+            err.hint = f"Start it and deploy the stack: {self.command('up')}"
+        return err
 
     def require_stack(self) -> str:
         """The stack's queue URL, or NotFound (exit 1) saying the stack is not deployed here."""

@@ -676,5 +676,7 @@ def test_submit_refuses_an_order_id_that_already_has_an_execution(make_ctx: Make
     sfn = ctx.aws.client("stepfunctions")
     sfn.start_execution(stateMachineArn=ctx.names.state_machine_arn, name="dup-1", input="{}")
     submit.refuse_existing(ctx, ["new-1"])  # no execution: fine
-    with pytest.raises(UsageError, match=r"orderId dup-1 \(RUNNING\) already has an execution"):
+    with pytest.raises(
+        UsageError, match=r"orderId dup-1 already has an execution \(RUNNING\); nothing was sent"
+    ):
         submit.refuse_existing(ctx, ["new-2", "dup-1"])

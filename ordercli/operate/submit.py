@@ -414,8 +414,8 @@ def refuse_existing(ctx: Any, order_ids: Sequence[str]) -> None:
     taken = [f"{oid} ({found[oid]['status']})" for oid in order_ids if oid in found]
     first = next(oid for oid in order_ids if oid in found)
     raise UsageError(
-        f"orderId {taken[0]} already has an execution"
-        + (f", and {len(taken) - 1} more: {', '.join(taken[1:10])}" if len(taken) > 1 else "")
+        f"orderId {first} already has an execution ({found[first]['status']})"
+        + (f"; so do {len(taken) - 1} more: {', '.join(taken[1:10])}" if len(taken) > 1 else "")
         + "; nothing was sent",
         hint=f"Leave the orderId out to get a new one, or look at the existing order: "
         f"{ctx.command('status ' + first)}",
@@ -437,14 +437,12 @@ def submit(
 ) -> SubmitReport:
     """Send, then (with wait) follow. Whatever ends the run early (an unreachable endpoint,
     Ctrl-C) ends up in the report, which still lists every order as accepted or not."""
-    from ordercli.aws import translate_error
-
     sent = send_orders(
         ctx.aws.client("sqs"), url, orders, concurrency=concurrency, rate=rate, on_progress=on_sent
     )
     report = SubmitReport(sent.results, wait, list(rejected), interrupted=sent.interrupted)
     if sent.fatal is not None:
-        report.error = translate_error(sent.fatal, ctx.target)
+        report.error = ctx.translate(sent.fatal)
         return report
     if wait and not report.interrupted:
         try:
@@ -460,7 +458,7 @@ def submit(
         except KeyboardInterrupt:
             report.interrupted = True
         except Exception as exc:
-            report.error = translate_error(exc, ctx.target)
+            report.error = ctx.translate(exc)
             if report.error is None:
                 raise
     return report
