@@ -97,6 +97,10 @@ def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
     )
 
 
+def _action_name(action: Any) -> str:
+    return f"{action.action} {action.spec.kind} {action.spec.name}"
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
@@ -237,8 +241,12 @@ class Renderer:
 
     @contextmanager
     def progress(self, plan: Plan) -> Iterator[Listener | None]:
+        """A bar in a terminal; elsewhere (a log, a pipe) only the result lines."""
         if self.json_mode or not plan.changes:
             yield None
+            return
+        if not self.out.is_terminal:
+            yield lambda event, action, result: self._applied(self.out, event, action, result)
             return
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -253,22 +261,24 @@ class Renderer:
             task = bar.add_task("applying", total=len(plan.changes))
 
             def listener(event: str, action: Any, result: Any) -> None:
-                name = f"{action.action} {action.spec.kind} {action.spec.name}"
                 if event == "start":
-                    bar.update(task, description=name)
-                elif event == "done":
+                    bar.update(task, description=_action_name(action))
+                elif event in ("done", "failed"):
                     bar.advance(task)
-                    bar.console.print(
-                        Text("  ✓ ", style="green") + Text(f"{name} ({result.seconds:.1f}s)")
-                    )
-                elif event == "failed":
-                    bar.advance(task)
-                    bar.console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
-                elif event == "skipped":
-                    bar.console.print(Text(f"  - {name} (skipped)", style="dim"))
+                self._applied(bar.console, event, action, result)
 
             yield listener
             bar.update(task, description="done")
+
+    @staticmethod
+    def _applied(console: Console, event: str, action: Any, result: Any) -> None:
+        name = _action_name(action)
+        if event == "done":
+            console.print(Text("  ✓ ", style="green") + Text(f"{name} ({result.seconds:.1f}s)"))
+        elif event == "failed":
+            console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
+        elif event == "skipped":
+            console.print(Text(f"  - {name} (skipped)", style="dim"))
 
     def stack_result(self, result: StackResult, verb: str) -> None:
         if self.json_mode:
@@ -315,7 +325,7 @@ class Renderer:
     # -- submit ----------------------------------------------------------------
     @contextmanager
     def submit_progress(self, total: int, wait: bool) -> Iterator[tuple[Any, Any]]:
-        if self.json_mode or (total < 2 and not wait):
+        if self.json_mode or (total < 2 and not wait) or not self.out.is_terminal:
             yield None, None
             return
         from rich.progress import (
