@@ -109,9 +109,12 @@ def _table(title: str | None = None) -> Table:
     return Table(show_edge=False, pad_edge=False, title=title, title_justify="left")
 
 
+ID_WIDTH = {"messageId": 36, "orderId": 26}  # ids stay whole on one line where they fit
+
+
 def _columns(table: Table, *names: str) -> None:
     for name in names:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", min_width=ID_WIDTH.get(name))
 
 
 class Renderer:

@@ -19,7 +19,7 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 WIDTH = "100"
 VOLATILE = [
     (re.compile(r"\(\d+\.\d+s\)"), "(N.Ns)"),
-    (re.compile(r"\d+:\d\d:\d\d"), "H:MM:SS"),
+    (re.compile(r"\d+:\d\d:\d\d(\.\d{3})?"), "H:MM:SS"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?"), "YYYY-MM-DDTHH:MM:SSZ"),
     (re.compile(r"\b\d\d:\d\d:\d\d\.\d{3}\b"), "HH:MM:SS.mmm"),
     (re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b"), "<ULID>"),
