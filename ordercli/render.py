@@ -71,6 +71,8 @@ def jsonable(data: Any, key: str | None = None) -> Any:
         return iso(data)
     if isinstance(data, date):
         return data.isoformat()
+    if isinstance(data, str) and key == "orderId" and data in ("", "-"):
+        return None  # an unreadable orderId is absent, not a placeholder
     if isinstance(data, bool) or data is None or isinstance(data, str):
         return data
     if isinstance(data, int | float) and key in TIME_KEYS:

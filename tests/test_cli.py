@@ -351,3 +351,24 @@ def test_drift_says_live_and_config(mocked: None) -> None:
     assert "VisibilityTimeout: live 30, config 60" in out
     assert "environment PAYMENT_SUCCESS_RATE: live '0.1', config '0.9'" in out
     assert "environment API_TOKEN changed (value hidden)" in out and "s3cret" not in out
+
+
+def test_json_times_are_iso_utc_and_absent_values_null() -> None:
+    from datetime import UTC, datetime
+
+    from ordercli.render import jsonable
+
+    data = {
+        "time": 1_795_000_000.25,  # epoch seconds (tail)
+        "logs": [{"time": 1_795_000_000_250, "orderId": "-"}],  # epoch ms (status)
+        "startDate": datetime(2026, 11, 28, 5, 9, 12, 345000, tzinfo=UTC),
+        "count": 3,
+        "orderId": "o-1",
+    }
+    assert jsonable(data) == {
+        "time": "2026-11-18T11:06:40.250Z",
+        "logs": [{"time": "2026-11-18T11:06:40.250Z", "orderId": None}],
+        "startDate": "2026-11-28T05:09:12.345Z",
+        "count": 3,
+        "orderId": "o-1",
+    }
