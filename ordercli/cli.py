@@ -350,7 +350,8 @@ def up(
             **({"webapp.enabled": False} if no_web else {}),
         )
         if ctx.target.is_local and not dry_run and not was_running:
-            render.emulator_started(ctx.target.endpoint_url or "", ctx.options.flags(local=False))
+            port = f" --port {options.port}" if options.port is not None else ""
+            render.emulator_started(ctx.target.endpoint_url or "", port)
         plan = engine.plan(ctx)
         render.plan(plan, "Plan", verbose=options.verbose)
         ctx.aws.note = render.note
@@ -491,6 +492,7 @@ def submit(
                 rate=rate,
                 on_sent=on_sent,
                 on_done=on_done,
+                explicit_ids=batch.explicit_ids,
             )
         render.submit_report(report, ctx)
         summary = report.summary()

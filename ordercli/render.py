@@ -368,7 +368,7 @@ class Renderer:
                 table.add_row(
                     Text(r.order_id),
                     Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                    Text(" ".join(x for x in (r.error, r.cause) if x)),
+                    Text(": ".join(x for x in (r.error, r.cause) if x)),
                     Text(lat),
                 )
             self.out.print(table)

@@ -680,3 +680,49 @@ def test_submit_refuses_an_order_id_that_already_has_an_execution(make_ctx: Make
         UsageError, match=r"orderId dup-1 already has an execution \(RUNNING\); nothing was sent"
     ):
         submit.refuse_existing(ctx, ["new-2", "dup-1"])
+
+
+def test_an_execution_holding_another_order_is_never_reported_as_this_one(
+    make_ctx: MakeCtx,
+) -> None:
+    """Same orderId, different content: the execution is the other order's; this one is
+    reported from the DLQ (order-id-conflict), or stays pending - never SUCCEEDED."""
+    from dataclasses import dataclass
+
+    from lambda_src.order import new_order
+
+    @dataclass(frozen=True)
+    class Letter:
+        order_id: str | None
+        reason: str
+        error: str
+
+    ctx = make_ctx("cf")
+    deploy.up(ctx)
+    sfn = ctx.aws.client("stepfunctions")
+    theirs = new_order("Ada", "Book", "5", "same-1")
+    ours = new_order("Eve", "Yacht", "9999", "same-1")
+    sfn.start_execution(
+        stateMachineArn=ctx.names.state_machine_arn,
+        name="same-1",
+        input=json.dumps(theirs.message()),
+    )
+    sfn.stop_execution(executionArn=ctx.names.execution_arn("same-1"))
+    assert submit.same_order(theirs, json.dumps(theirs.message()))
+
+    def follow(letters: list[Letter]) -> submit.OrderResult:
+        r = submit.OrderResult("same-1", "QUEUED", sent_at=time.time())
+        submit.wait_for(
+            sfn,
+            ctx.names,
+            [r],
+            timeout=0.3,
+            sleep=lambda s: None,
+            dead_letters=lambda: letters,
+            expected={"same-1": ours},
+        )
+        return r
+
+    assert follow([]).status == "QUEUED"
+    r = follow([Letter("same-1", "order-id-conflict", "orderId same-1 holds another order")])
+    assert (r.status, r.error) == ("DEAD_LETTERED", "order-id-conflict")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_src.order import Order
+from lambda_src.order import Order, OrderInvalid, loads_strict, order_from_message
 from ordercli.aws import error_code
 from ordercli.names import Names
 from ordercli.operate.status import list_executions
@@ -292,11 +292,16 @@ def wait_for(
     sleep: Callable[[float], None] = time.sleep,
     clock_slack: float = 60.0,
     dead_letters: Callable[[], Sequence[Any]] | None = None,
+    expected: Mapping[str, Order] | None = None,
 ) -> None:
-    """Follow sent orders until every one has a terminal execution or time runs out.
-    While many are running, each poll lists the executions the run started, as often as the
-    pace of the run calls for (next_poll); once few are left, each poll describes just
-    those, every quarter second, so the end of a run is seen soon after it comes."""
+    """Follow sent orders until every one has a terminal execution, or is in the DLQ, or
+    time runs out. While many are running, each poll lists the executions the run started,
+    as often as the pace of the run calls for (next_poll); once few are left, each poll
+    describes just those, every quarter second, so the end of a run is seen soon after it
+    comes. An orderId the user chose (`expected`) counts only when the execution's input is
+    this order: another order under the same id is never reported as this one's result."""
+    expected = expected or {}
+    foreign: set[str] = set()  # ids whose execution holds another order: the DLQ decides
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
     deadline = time.monotonic() + timeout
     total = len(waiting)
@@ -309,7 +314,7 @@ def wait_for(
                 _take_dead_letters(waiting, dead_letters())
             detailed = len(waiting) <= FOLLOW_EACH
             if detailed:
-                found = described(sfn, names, list(waiting), pool)
+                found = described(sfn, names, [k for k in waiting if k not in foreign], pool)
             else:
                 # Newest first, in small pages, back to the first send of an order still
                 # waiting (less the skew there may be between this machine's clock and the
@@ -321,8 +326,22 @@ def wait_for(
             finished = [
                 waiting.pop(order_id)
                 for order_id, e in found.items()
-                if order_id in waiting and _record(waiting[order_id], e, detailed)
+                if order_id in waiting
+                and order_id not in foreign
+                and _record(waiting[order_id], e, detailed)
             ]
+            chosen = [r for r in finished if r.order_id in expected]
+            if chosen:
+                inputs = (
+                    found if detailed else described(sfn, names, [r.order_id for r in chosen], pool)
+                )
+                for r in chosen:
+                    if not same_order(expected[r.order_id], inputs[r.order_id].get("input")):
+                        finished.remove(r)
+                        r.status, r.stopped_at, r.error = "QUEUED", None, None
+                        r.cause = "an execution with this orderId holds another order"
+                        waiting[r.order_id] = r
+                        foreign.add(r.order_id)
             failed = [r for r in finished if r.status != "SUCCEEDED" and not detailed]
             details = described(sfn, names, [r.order_id for r in failed], pool)
             for r in failed:
@@ -342,6 +361,14 @@ def wait_for(
             pace = (last_waiting - len(waiting)) / max(now - last_poll, 1e-3)
             last_poll, last_waiting = now, len(waiting)
             sleep(next_poll(len(waiting), pace))
+
+
+def same_order(order: Order, execution_input: str | None) -> bool:
+    """Whether an execution's input is this very order (as the consumer compares them)."""
+    try:
+        return order_from_message(loads_strict(execution_input or "")) == order
+    except (OrderInvalid, ValueError, RecursionError):
+        return False
 
 
 def _take_dead_letters(waiting: dict[str, OrderResult], letters: Sequence[Any]) -> None:
@@ -434,6 +461,7 @@ def submit(
     rate: float | None = None,
     on_sent: Callable[[int, int], None] | None = None,
     on_done: Callable[[int, int], None] | None = None,
+    explicit_ids: Sequence[str] = (),
 ) -> SubmitReport:
     """Send, then (with wait) follow. Whatever ends the run early (an unreachable endpoint,
     Ctrl-C) ends up in the report, which still lists every order as accepted or not."""
@@ -454,6 +482,7 @@ def submit(
                 on_progress=on_done,
                 clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
                 dead_letters=lambda: read_dead_letters(ctx),
+                expected={o.order_id: o for o in orders if o.order_id in set(explicit_ids)},
             )
         except KeyboardInterrupt:
             report.interrupted = True
