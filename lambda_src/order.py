@@ -116,7 +116,7 @@ def _parse_text(data: Mapping[str, Any], field: str, required: bool) -> str | No
         return None
     if not isinstance(value, str):
         raise OrderInvalid(field, "must be a string")
-    value = value.strip()
+    value = value.strip(" ")  # spaces only: a newline or separator at an end is refused below
     if not value:
         raise OrderInvalid(field, "must not be empty")
     if len(value) > MAX_TEXT:

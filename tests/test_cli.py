@@ -372,3 +372,69 @@ def test_json_times_are_iso_utc_and_absent_values_null() -> None:
         "count": 3,
         "orderId": "o-1",
     }
+
+
+# -- hostile input at the command line (issue 10, item 6) -------------------------------------
+ONE = ("submit", "--customer", "Ada", "--product", "Book", "--amount", "5")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("submit", "--customer", "a\x00b", "--product", "p", "--amount", "1"), "--customer"),
+        (("submit", "--customer", "a\u202eb", "--product", "p", "--amount", "1"), "U+202E"),
+        (("submit", "--customer", "=1+1", "--product", "p", "--amount", "1"), "formula"),
+        (("submit", "--customer", "a", "--product", "p\u2028", "--amount", "1"), "--product"),
+        (("submit", "--customer", "a", "--product", "p", "--amount", "1e3"), "--amount"),
+        (("submit", "--customer", "a", "--product", "p", "--amount", "-0"), "--amount"),
+        (("submit", "--customer", "a", "--product", "p", "--amount", "NaN"), "--amount"),
+        (("submit", "--customer", "a", "--product", "p", "--amount", "9" * 5000), "--amount"),
+        ((*ONE, "--order-id", "x\n"), "--order-id"),
+        ((*ONE, "--order-id", "x" * 81), "--order-id"),
+        ((*ONE, "--count", "5"), "exactly one of"),
+        (("submit", "--order-id", "x"), "--order-id goes with"),
+        (("submit", "--count", "99999999999999999999999"), "--count"),
+        (("submit", "--file", "/nonexistent.csv"), "cannot read"),
+        (("submit", "--file", "/tmp"), "is a directory"),
+        ((*ONE, "--stack", "ünïcode"), "stack"),
+        ((*ONE, "--stack", "x" * 500), "stack"),
+        ((*ONE, "--concurrency", "0"), "--concurrency"),
+        ((*ONE, "--timeout", "-1"), "--timeout"),
+        (("--config", "/nonexistent.yaml", "status"), "--config"),
+    ],
+)
+def test_hostile_flags_are_exit_2_naming_the_field(args: tuple[str, ...], words: str) -> None:
+    code, out, err = invoke(*args)
+    assert code == 2, (args, out, err)
+    assert words in out + err, (args, out, err)
+    assert "Traceback" not in out + err and "unexpected" not in out + err
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("c.yaml", b"\xff\xfe\x00q", "not UTF-8"),
+        ("c.yaml", b"lambda:\n  timeout: " + b"9" * 5000 + b"\n", "cannot be read"),
+        ("c.yaml", b"lambda:\n  timeout: 99999999999999999999999\n", "lambda.timeout"),
+        ("c.yaml", b"queue:\n  max_recieve_count: 3\n", "did you mean 'queue.max_receive_count'"),
+        ("c.yaml", b"webapp:\n  enabeld: false\n", "did you mean 'webapp.enabled'"),
+        ("c.yaml", b"[" * 100_000 + b"]" * 100_000, "c.yaml"),
+    ],
+)
+def test_hostile_config_files_are_exit_2_naming_key_and_file(
+    tmp_path: Path, name: str, content: bytes, words: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    code, out, err = invoke("--config", str(tmp_path / name), "up", "--dry-run")
+    assert code == 2, (out, err)
+    assert words in err and "Traceback" not in err and "unexpected" not in err
+
+
+def test_hostile_order_files_through_the_cli_send_nothing(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"customerName,product,amount\n" + b"Ada,Book,1\n" * 1_600_000)
+    for path, words in ((deep, "nested too deeply"), (big, "larger than 16 MiB")):
+        code, _, err = invoke("submit", "--file", str(path))
+        assert code == 2 and words in err and "unexpected" not in err

@@ -87,6 +87,8 @@ def choose(
     count: int | None,
 ) -> Batch:
     """The orders of one submit, from exactly one source (flags, a file, or a count)."""
+    if order_id is not None and customer is None and product is None and amount is None:
+        raise UsageError("--order-id goes with --customer/--product/--amount")
     sources = [
         s
         for s, given in (
@@ -104,8 +106,6 @@ def choose(
             "give exactly one of --customer/--product/--amount, --file or --count"
             + (f" (got {' and '.join(sources)})" if sources else "")
         )
-    if order_id is not None and customer is None and product is None and amount is None:
-        raise UsageError("--order-id goes with --customer/--product/--amount")
     if file is not None:
         return from_file(file)
     if count is not None:
