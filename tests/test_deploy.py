@@ -179,9 +179,16 @@ def test_changed_workflow_updates_only_the_state_machine(
     [
         ("payment.success_rate", 0.5, {"function:shop-ProcessPayment"}),
         ("queue.visibility_timeout", 120, {"queue:shop-orders"}),
-        ("queue.max_receive_count", 3, {"queue:shop-orders"}),
+        # the consumer dead-letters a message itself on its last allowed receive
+        ("queue.max_receive_count", 3, {"queue:shop-orders", "function:shop-StartOrderWorkflow"}),
         ("log_retention_days", 30, {f"log_group:/aws/lambda/shop-{f}" for f in FUNCTIONS}),
-        ("lambda.timeout", 20, {f"function:shop-{f}" for f in FUNCTIONS}),
+        # every Task's TimeoutSeconds follows the functions' timeout
+        (
+            "lambda.timeout",
+            20,
+            {f"function:shop-{f}" for f in FUNCTIONS}
+            | {"state_machine:shop-OrderProcessingWorkflow"},
+        ),
     ],
 )
 def test_config_change_updates_only_what_it_touches(
