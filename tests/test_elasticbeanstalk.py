@@ -216,7 +216,8 @@ def test_changed_app_uploads_a_new_version_and_updates_the_environment(aws: Any)
     label = s["eb_application"].props["version_label"]
     current = {"version": "ordercli-old", "options": {}, "status": "Ready", "health": "Green"}
     reasons = eb_environment.diff(s["eb_environment"], current)
-    assert reasons[0] == f"version ordercli-old -> {label}" and "InstanceTypes changed" in reasons
+    assert reasons[0] == f"version: live ordercli-old, config {label}"
+    assert "InstanceTypes changed" in reasons
     eb, s3 = aws.client("elasticbeanstalk"), aws.client("s3")
     with Stubber(eb) as ebs, Stubber(s3) as s3s:
         _stub_upload(ebs, s3s, label)
