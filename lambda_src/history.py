@@ -12,6 +12,16 @@ from datetime import datetime
 from typing import Any
 
 WORKFLOW = ("ValidateOrder", "ProcessPayment", "SendNotification")
+# Which function runs each Task state of definitions/workflow.asl.json (whose logs go under it).
+STEP_FUNCTIONS = {
+    "ValidateOrder": "ValidateOrder",
+    "ProcessPayment": "ProcessPayment",
+    "SendNotification": "SendNotification",
+    "NotifyOrderInvalid": "SendNotification",
+    "NotifyPaymentDeclined": "SendNotification",
+    "NotifyPaymentError": "SendNotification",
+    "NotifyValidationError": "SendNotification",
+}
 
 
 @dataclass

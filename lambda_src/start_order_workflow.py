@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .order import Order, OrderInvalid, order_from_message
+from .order import OrderInvalid, order_from_message, parse_amount, parse_order_id
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -88,11 +88,24 @@ class Result:
 
 
 # -- reading a record ---------------------------------------------------------------------
+class Literal(str):
+    """A JSON number with a fraction or exponent, kept as written."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A readable record: its orderId and the workflow input to start it with."""
+
+    order_id: str
+    data: dict[str, Any]
+    input: str
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise Poison("invalid-order", f"duplicate key {k!r}")
+            raise Poison("invalid-order", f"duplicate key {k!r}: which one counts is ambiguous")
         out[k] = v
     return out
 
@@ -101,14 +114,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_body(body: str) -> Order:
-    """The record's order, validated with the shared model. Numbers are read as written (a
-    float would turn `1e3` into 1000.0 and `12.30000000000000001` into 12.3, which the model
-    then could not refuse); duplicate keys are refused (which one would count?)."""
+def _load(body: str) -> Any:
     try:
-        message = json.loads(
+        return json.loads(
             body,
-            parse_float=str,
+            parse_float=Literal,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicate_keys,
         )
@@ -116,23 +126,59 @@ def parse_body(body: str) -> Order:
         raise Poison("not-json", "body is not JSON: nested too deeply") from None
     except ValueError as exc:
         raise Poison("not-json", f"body is not JSON: {exc}") from None
+
+
+def parse_body(body: str) -> Message:
+    """The record's orderId and workflow input; Poison if it can never be an order (not JSON,
+    no order object, no valid orderId, a duplicate key). The rest of the order is the
+    workflow's to judge (ValidateOrder fails it as OrderInvalid and tells the customer), but
+    an amount written as a number ValidateOrder would see rounded (`1e3` arrives as 1000.0,
+    `12.30000000000000001` as 12.3) is passed on as the text it was, so the rule that refuses
+    the string form refuses it too."""
+    message = _load(body)
     if not isinstance(message, dict):
         raise Poison("invalid-order", 'body must be a JSON object {"order": {...}}')
     order = message.get("order")
-    raw_id = order.get("orderId") if isinstance(order, dict) else None
-    readable = raw_id if isinstance(raw_id, str) else None
+    if not isinstance(order, dict):
+        raise Poison("invalid-order", "order: must be an object")
+    raw_id = order.get("orderId")
     try:
-        return order_from_message(message)
+        order_id = parse_order_id(raw_id)
     except OrderInvalid as exc:
-        field = exc.field if exc.field == "order" else f"order.{exc.field}"
-        raise Poison("invalid-order", f"{field}: {exc.message}", readable) from None
+        readable = raw_id if isinstance(raw_id, str) else None
+        raise Poison("invalid-order", f"order.orderId: {exc.message}", readable) from None
+    amount = order.get("amount")
+    if isinstance(amount, Literal):
+        try:
+            parse_amount(amount)
+        except OrderInvalid:
+            data = {**message, "order": {**order, "amount": str(amount)}}
+            return Message(order_id, message, json.dumps(data))
+    return Message(order_id, message, body)
 
 
-def _same_order(a: Order, existing_input: str | None) -> bool:
+def _same_order(new: Message, existing_input: str | None) -> bool:
+    """Whether an execution's input is the same order: equal as orders when both are valid
+    (so 12.5 and "12.50" agree), else equal as JSON."""
     try:
-        return parse_body(existing_input or "") == a
+        old = _load(existing_input or "")
     except Poison:
         return False
+    try:
+        return bool(order_from_message(old) == order_from_message(new.data))
+    except OrderInvalid:
+        return _plain(old) == _plain(new.data)
+
+
+def _plain(value: Any) -> Any:
+    """JSON with every number as its text, so a rewritten amount equals its original."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    return str(value) if isinstance(value, (int, float, str)) else value
 
 
 # -- starting -----------------------------------------------------------------------------
@@ -147,14 +193,14 @@ def _is_throttle(exc: BaseException) -> bool:
     )
 
 
-def _start(order: Order, body: str, deadline: float) -> str:
+def _start(order: Message, deadline: float) -> str:
     """'started' or 'duplicate'; raises Poison on a conflicting orderId and Throttled when
     throttling outlasts the deadline."""
     machine = os.environ["STATE_MACHINE_ARN"]
     attempt = 0
     while True:
         try:
-            _sfn().start_execution(stateMachineArn=machine, name=order.order_id, input=body)
+            _sfn().start_execution(stateMachineArn=machine, name=order.order_id, input=order.input)
             return "started"
         except Exception as exc:
             if _error_code(exc) == "ExecutionAlreadyExists":
@@ -169,7 +215,7 @@ def _start(order: Order, body: str, deadline: float) -> str:
             sleep(pause)
 
 
-def _existing(order: Order, machine: str) -> str:
+def _existing(order: Message, machine: str) -> str:
     arn = machine.replace(":stateMachine:", ":execution:") + ":" + order.order_id
     described = _sfn().describe_execution(executionArn=arn)
     if _same_order(order, described.get("input")):
@@ -196,6 +242,12 @@ def _one_line(text: str) -> str:
     return line[:MAX_ERROR]
 
 
+def _escaped(text: str) -> str:
+    """Readable and safe as an SQS attribute: control and invisible characters escaped."""
+    out = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return out[:MAX_ERROR]
+
+
 def dead_letter(record: dict[str, Any], reason: str, error: str, order_id: str | None) -> None:
     """Send the record's body to the DLQ with why, so `ordercli dlq` can say it."""
     attrs = {
@@ -203,7 +255,7 @@ def dead_letter(record: dict[str, Any], reason: str, error: str, order_id: str |
         ERROR: {"DataType": "String", "StringValue": _one_line(error) or reason},
     }
     if order_id:
-        attrs[ORDER_ID] = {"DataType": "String", "StringValue": order_id}
+        attrs[ORDER_ID] = {"DataType": "String", "StringValue": _escaped(order_id)}
     _sqs().send_message(
         QueueUrl=os.environ["DLQ_URL"], MessageBody=record["body"], MessageAttributes=attrs
     )
@@ -250,7 +302,7 @@ def _one(record: dict[str, Any], deadline: float) -> Result:
         order = parse_body(record.get("body") or "")
         order_id = order.order_id
         _inject_fault(message_id)
-        outcome = _start(order, record["body"], deadline)
+        outcome = _start(order, deadline)
         _log(message_id, order_id, result=outcome)
         return Result(message_id, outcome, order_id)
     except Poison as exc:

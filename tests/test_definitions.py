@@ -21,6 +21,7 @@ from ordercli.deploy.specs import (
     HANDLER_MODULES,
     _function_env,
     build_specs,
+    with_task_timeout,
     workflow_definition,
 )
 from ordercli.names import Names
@@ -73,7 +74,7 @@ def test_workflow_catches_business_errors_and_fails_with_their_names() -> None:
 
 
 def test_every_task_has_a_timeout_and_retries_crashes_with_bounded_backoff() -> None:
-    asl = json.loads(workflow_definition(NAMES, lambda_timeout=10))
+    asl = json.loads(with_task_timeout(workflow_definition(NAMES), 10))
     tasks = {n: s for n, s in asl["States"].items() if s["Type"] == "Task"}
     assert len(tasks) == 7
     for name, state in tasks.items():
@@ -336,8 +337,9 @@ def test_path_declined_and_unnotified_says_so(
     assert harness.charges("decl-1") == []
 
 
-def test_path_invalid_order_fails_as_order_invalid(harness: Harness) -> None:
-    d = harness.run("bad-1", amount=20000)
+@pytest.mark.parametrize("amount", [20000, "1e3"])
+def test_path_invalid_order_fails_as_order_invalid(harness: Harness, amount: Any) -> None:
+    d = harness.run("bad-1", amount=amount)
     assert (d["status"], d["error"]) == ("FAILED", "OrderInvalid")
     assert [n["outcome"] for n in harness.notifications()] == ["OrderInvalid"]
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import boto3
+import pytest
 from typer.testing import CliRunner
 
 from ordercli.cli import app
@@ -81,3 +84,36 @@ def test_dlq_command_shows_message_id_reason_and_error(make_ctx: MakeCtx) -> Non
     assert table.exit_code == 0, table.output
     for word in (sent["MessageId"], "invalid-order", "order.amount: is required"):
         assert word in table.stdout
+
+
+def test_redrive_moves_what_was_there_and_not_what_comes_back_meanwhile(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Poison sent back to the DLQ during a redrive (the consumer does it at once) is left
+    for the next look instead of moving in a loop."""
+    ctx = make_ctx("rd")
+    deploy.up(ctx)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dlq_url = sqs.get_queue_url(QueueName="rd-orders-dlq")["QueueUrl"]
+    queue_url = sqs.get_queue_url(QueueName="rd-orders")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="old poison")
+    began = dlq.now_ms()
+    monkeypatch.setattr(dlq, "now_ms", lambda: began)
+
+    class Consumer:
+        """The SQS client, with the consumer dead-lettering each moved message at once."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sqs, name)
+
+        def send_message_batch(self, **kwargs: Any) -> Any:
+            while time.time() * 1000 < began + 2:
+                pass  # the echo is sent strictly after the move began (ms resolution)
+            for e in kwargs["Entries"]:
+                sqs.send_message(QueueUrl=dlq_url, MessageBody=e["MessageBody"])
+            return sqs.send_message_batch(**kwargs)
+
+    moved = dlq._move_by_copy(Consumer(), dlq_url, queue_url, None)
+    assert moved["moved"] == 1
+    letters = dlq.dead_letters(ctx)
+    assert [d.body for d in letters] == ["old poison"], "the echo waits for the next look"

@@ -106,3 +106,13 @@ def test_public_cause_hides_paths_and_keeps_one_short_line() -> None:
 
 def test_public_cause_keeps_a_fail_states_sentence() -> None:
     assert public_cause("The payment was declined.") == "The payment was declined."
+
+
+def test_every_task_state_of_the_workflow_has_its_function() -> None:
+    from lambda_src.history import STEP_FUNCTIONS
+    from ordercli.deploy.specs import workflow_definition
+    from ordercli.names import Names
+
+    states = json.loads(workflow_definition(Names("s", "us-east-1", "123456789012")))["States"]
+    tasks = {n: s["Resource"].rsplit("-", 1)[1] for n, s in states.items() if s["Type"] == "Task"}
+    assert tasks == STEP_FUNCTIONS

@@ -171,7 +171,7 @@ def test_status_and_tail_show_an_order(local: dict[str, str], deployed: str) -> 
     assert unknown.exit_code == 1 and "No order no-such-order" in unknown.stderr
 
 
-def test_poison_message_lands_in_the_dlq_after_max_receives(
+def test_poison_message_lands_in_the_dlq_at_once_with_its_reason(
     local: dict[str, str], tmp_path: Path
 ) -> None:
     cfg = tmp_path / "fast.yaml"
@@ -196,6 +196,7 @@ def test_poison_message_lands_in_the_dlq_after_max_receives(
     listed = cli("dlq", "--local", "--stack", "poison", "--json")
     msgs = json.loads(listed.stdout)["messages"]
     assert len(msgs) == 1 and msgs[0]["body"] == "this is not json" and msgs[0]["orderId"] is None
+    assert msgs[0]["reason"] == "not-json" and "not JSON" in msgs[0]["error"]
     again = json.loads(cli("dlq", "--local", "--stack", "poison", "--json").stdout)["messages"]
     assert len(again) == 1, "listing must not consume"
     moved = json.loads(cli("dlq", "--local", "--stack", "poison", "--redrive", "--json").stdout)

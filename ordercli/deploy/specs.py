@@ -45,16 +45,21 @@ TASK_TIMEOUT_MARGIN = 5  # seconds a task waits past its function's own timeout
 
 
 def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
-    """The ASL from definitions/, every function placeholder filled with its ARN. With
-    `lambda_timeout`, each Task's TimeoutSeconds is a little over it: the function's own
-    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
+    """The ASL from definitions/, every function placeholder filled with its ARN; with
+    `lambda_timeout`, every Task's TimeoutSeconds set from it (`with_task_timeout`)."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
     filled = policies.fill(text, {f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})
-    asl = json.loads(filled)
-    if lambda_timeout is not None:
-        for state in asl["States"].values():
-            if state["Type"] == "Task":
-                state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
+    definition = json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
+    return definition if lambda_timeout is None else with_task_timeout(definition, lambda_timeout)
+
+
+def with_task_timeout(definition: str, lambda_timeout: int) -> str:
+    """Each Task's TimeoutSeconds a little over the functions' own timeout: the function's
+    timeout (Sandbox.Timedout) fires first; the task's catches an invocation that hangs."""
+    asl = json.loads(definition)
+    for state in asl["States"].values():
+        if state["Type"] == "Task":
+            state["TimeoutSeconds"] = lambda_timeout + TASK_TIMEOUT_MARGIN
     return json.dumps(asl, separators=(",", ":"), sort_keys=True)
 
 

@@ -191,16 +191,33 @@ def _move_task(
         ctx.aws.sleep(1)
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _move_by_copy(
     sqs: Any, src: str, dst: str, on_progress: Callable[[int, int], None] | None
 ) -> dict[str, Any]:
+    """Move what the DLQ held when the move began. A message dead-lettered again meanwhile
+    (the consumer sends poison straight back) is left for the next look, not moved in a loop."""
+    started_ms = now_ms()
     moved = 0
+    kept: list[str] = []  # receipts of the later ones, released at the end
     while True:
         got = sqs.receive_message(
-            QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+            QueueUrl=src,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=60,
+            WaitTimeSeconds=0,
+            AttributeNames=["SentTimestamp"],
         ).get("Messages", [])
         if not got:
             break
+        later = [m for m in got if int(m["Attributes"]["SentTimestamp"]) > started_ms]
+        kept += [m["ReceiptHandle"] for m in later]
+        got = [m for m in got if m not in later]
+        if not got:
+            continue
         sent = sqs.send_message_batch(
             QueueUrl=dst,
             Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(got)],
@@ -219,4 +236,5 @@ def _move_by_copy(
             on_progress(moved, moved)
         if len(done) < len(got):
             break  # what could not be sent stays in the DLQ, visible again after 60 s
+    _release(sqs, src, kept)
     return {"moved": moved, "method": "copy-then-delete", "status": "COMPLETED"}
