@@ -147,10 +147,11 @@ class Renderer:
             return {"target": getattr(self, "_local", None), "stack": None}
         return {"target": self.context.target_json(), "stack": self.context.settings.stack}
 
-    def emit_json(self, data: Any, *, lines: bool = False) -> None:
-        """One JSON document (or, with lines, one JSON Lines record) under the convention."""
+    def emit_json(self, data: Any, *, lines: bool = False, envelope: bool = True) -> None:
+        """One JSON document (or, with lines, one JSON Lines record) under the convention.
+        envelope=False only for a document whose shape is fixed elsewhere (an IAM policy)."""
         body = jsonable(data)
-        if isinstance(body, dict):
+        if isinstance(body, dict) and envelope:
             body = {**body, **self.envelope()}
             body = {"target": body.pop("target"), "stack": body.pop("stack"), **body}
         text = json.dumps(body, ensure_ascii=False) if lines else json.dumps(body, indent=2)
