@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 
 TARGETS = ("local", "aws")
+# A command a hint suggests: up to a backquote, ;, a comma, a line end or a full stop.
+HINT_COMMAND = re.compile(
+    r"ordercli (?:up|teardown|submit|status|tail|dlq|cost|policy)\b(?:[^`;,.\n]|\.(?!\s|$))*"
+)
 
 
 @dataclass
@@ -57,6 +61,9 @@ class Options:
     def flags(self, *, local: bool | None = None) -> str:
         """The options that pick the target and stack, as the user gave them, for hints:
         ` --local --stack fresh --region eu-west-1` (empty when all are defaults)."""
+        return "".join(" " + p for p in self.flag_parts(local=local))
+
+    def flag_parts(self, *, local: bool | None = None) -> list[str]:
         parts = []
         if self.local if local is None else local:
             parts.append("--local")
@@ -71,7 +78,7 @@ class Options:
         ):
             if value is not None:
                 parts.append(f"{flag} {shlex.quote(value)}")
-        return "".join(" " + p for p in parts)
+        return parts
 
     def command(self, words: str, *, local: bool | None = None) -> str:
         """`ordercli <words>` with the flags that matter, e.g. for "deploy it first" hints."""
@@ -119,6 +126,18 @@ class Context:
     def command(self, words: str) -> str:
         """A command to suggest, with the flags that reach this same target and stack."""
         return self.options.command(words, local=self.target.is_local)
+
+    def with_flags(self, hint: str) -> str:
+        """Every `ordercli <command>` a hint suggests, completed with the flags that reach
+        this target and stack (those it does not name already)."""
+        parts = self.options.flag_parts(local=self.target.is_local)
+
+        def complete(m: re.Match[str]) -> str:
+            text = m.group(0).rstrip(" ")
+            extra = [p for p in parts if p.split()[0] not in text]
+            return text + "".join(" " + p for p in extra) + m.group(0)[len(text) :]
+
+        return HINT_COMMAND.sub(complete, hint)
 
     def target_json(self) -> dict[str, Any]:
         """The target as every --json output names it (account only where already known)."""

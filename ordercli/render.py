@@ -189,6 +189,8 @@ class Renderer:
         self.info(f"  {message}", style="dim")
 
     def error(self, err: OrderCliError) -> None:
+        if err.hint and self.context is not None:
+            err.hint = self.context.with_flags(err.hint)  # hints repeat the flags given
         if self.json_mode:
             error: dict[str, Any] = {
                 "message": err.message,

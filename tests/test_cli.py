@@ -438,3 +438,36 @@ def test_hostile_order_files_through_the_cli_send_nothing(tmp_path: Path) -> Non
     for path, words in ((deep, "nested too deeply"), (big, "larger than 16 MiB")):
         code, _, err = invoke("submit", "--file", str(path))
         assert code == 2 and words in err and "unexpected" not in err
+
+
+@pytest.mark.parametrize(
+    "hint, expected",
+    [
+        ("run `ordercli up` again", "run `ordercli up --local --stack s` again"),
+        (
+            "It may be queued (`ordercli status` shows it), or in (`ordercli dlq`).",
+            "It may be queued (`ordercli status --local --stack s` shows it), or in "
+            "(`ordercli dlq --local --stack s`).",
+        ),
+        ("ordercli up --local", "ordercli up --local --stack s"),
+        (
+            "Deploy: ordercli up --stack s. Then wait.",
+            "Deploy: ordercli up --stack s --local. Then wait.",
+        ),
+        (
+            "Set webapp.solution_stack in ordercli.yaml.",
+            "Set webapp.solution_stack in ordercli.yaml.",
+        ),
+    ],
+)
+def test_every_hint_repeats_the_flags_given(hint: str, expected: str) -> None:
+    from ordercli.aws import Target
+    from ordercli.config import load_settings
+    from ordercli.context import Context, Options
+
+    ctx = Context(
+        load_settings({"stack": "s"}, environ={}),
+        Options(stack="s", local=True),
+        Target("local", "us-east-1", "http://127.0.0.1:1"),
+    )
+    assert ctx.with_flags(hint) == expected
