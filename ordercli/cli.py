@@ -357,6 +357,7 @@ def up(
         ctx.aws.note = render.note
         with render.progress(plan if not dry_run else type(plan)([])) as listener:
             result = engine.up(ctx, plan, dry_run=dry_run, listener=listener)
+        _checkpoint_local(ctx, dry_run)
         render.stack_result(result, "up")
 
     run(cli_ctx, body)
@@ -378,6 +379,14 @@ def teardown(cli_ctx: typer.Context, yes: Yes = False) -> None:
 def cleanup(cli_ctx: typer.Context, yes: Yes = False) -> None:
     """Alias of teardown (the original design's word for it)."""
     _teardown(cli_ctx, yes)
+
+
+def _checkpoint_local(ctx: Context, dry_run: bool) -> None:
+    """The emulator saves its state after the stack changed (a crash keeps the stack)."""
+    if ctx.target.kind == "local" and not dry_run:
+        from ordercli.local import control
+
+        control.checkpoint()
 
 
 def _teardown(cli_ctx: typer.Context, yes: bool) -> None:
@@ -406,6 +415,7 @@ def _teardown(cli_ctx: typer.Context, yes: bool) -> None:
         ctx.aws.note = render.note
         with render.progress(plan) as listener:
             result = engine.teardown(ctx, plan, listener=listener)
+        _checkpoint_local(ctx, False)
         render.stack_result(result, "teardown")
 
     run(cli_ctx, body)
@@ -621,13 +631,26 @@ def local_start(cli_ctx: typer.Context) -> None:
         state, started = control.start(None)
         info = control.status(state.port)
         render.local_status(info, "started" if started else "already running")
+        if started and not render.json_mode:
+            from ordercli.local import state_view
+
+            for line in state_view.started(info):
+                render.info(line)
 
     run(cli_ctx, body)
 
 
 @command(local_app, "stop")
-def local_stop(cli_ctx: typer.Context) -> None:
-    """Stop the emulator and the local web app that ordercli started.
+def local_stop(
+    cli_ctx: typer.Context,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0, help="Seconds to let running orders finish before saving."
+        ),
+    ] = 10.0,
+) -> None:
+    """Stop the emulator and its web app, saving the emulator's state for the next start.
 
     \b
     Examples:
@@ -636,10 +659,18 @@ def local_stop(cli_ctx: typer.Context) -> None:
     """
 
     def body(render: Renderer) -> None:
-        from ordercli.local import control
+        from ordercli.local import control, state_view
 
-        state = control.stop(None)
-        render.local_stopped(state.pid if state else None, control.port_from_env())
+        done = control.stop_saving(None, timeout)
+        render.local_stopped(
+            done.state.pid if done else None,
+            control.port_from_env(),
+            saved=done.saved if done else None,
+        )
+        for line in (
+            state_view.stopped(done.saved, timeout) if done and not render.json_mode else []
+        ):
+            render.info(line)
 
     run(cli_ctx, body)
 
@@ -659,8 +690,43 @@ def local_status(cli_ctx: typer.Context) -> None:
 
         info = control.status(None)
         render.local_status(info, None)
+        if not render.json_mode:
+            from ordercli.local import state_view
+
+            for line in state_view.stored(info):
+                render.info(line)
         if not info["running"]:
             raise typer.Exit(3)
+
+
+@command(local_app, "reset")
+def local_reset(cli_ctx: typer.Context, yes: Yes = False) -> None:
+    """Stop the emulator without saving and forget its saved state: the next start is empty.
+
+    \b
+    Examples:
+      ordercli local reset --yes
+      ordercli local reset --port 4599 --yes
+    """
+
+    def body(render: Renderer) -> None:
+        from ordercli.errors import UsageError
+        from ordercli.local import control
+
+        port = control.port_from_env()
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "local reset forgets every saved order and the stack: pass --yes to confirm "
+                    "(standard input is not a terminal, so I cannot ask)"
+                )
+            if not typer.confirm(
+                f"Stop the emulator on port {port} and forget everything it holds?", default=False
+            ):
+                render.info("Nothing was reset.")
+                raise typer.Exit(1)
+        freed = control.reset(port)
+        render.local_reset(port, freed)
 
     run(cli_ctx, body)
 

@@ -321,14 +321,21 @@ class Renderer:
             if info.get(key) is not None:
                 self.out.print(Text(f"  {key}: ", style="dim") + Text(str(info[key])))
 
-    def local_stopped(self, pid: int | None, port: int) -> None:
+    def local_stopped(self, pid: int | None, port: int, saved: Any = None) -> None:
         self.bind_local(f"http://127.0.0.1:{port}")
         if self.json_mode:
-            self.emit_json({"stopped": pid is not None, "pid": pid, "port": port})
+            self.emit_json({"stopped": pid is not None, "pid": pid, "port": port, "saved": saved})
         elif pid is None:
             self.out.print(Text(f"No emulator was running on port {port}.", style="dim"))
         else:
             self.out.print(Text(f"Stopped the emulator (pid {pid}, port {port}).", style="green"))
+
+    def local_reset(self, port: int, freed: Any) -> None:
+        self.bind_local(f"http://127.0.0.1:{port}")
+        if self.json_mode:
+            self.emit_json({"reset": True, "port": port, "freed_bytes": freed})
+        else:
+            self.info(f"Reset the emulator on port {port}: its saved state is gone.")
 
     # -- submit ----------------------------------------------------------------
     @contextmanager

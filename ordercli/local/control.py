@@ -83,7 +83,16 @@ def pid_alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
-        return True
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether the process has exited but its parent (not us) has not reaped it yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def port_open(port: int, timeout: float = 0.2) -> bool:
@@ -110,9 +119,61 @@ def running(port: int) -> EmulatorState | None:
     if state is None:
         return None
     if not pid_alive(state.pid):
+        reap_leftovers(state)
         _state_file(port).unlink(missing_ok=True)
         return None
     return state
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (exited ones not yet reaped by their
+    parent do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not os.path.isdir("/proc"):
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _stop_group(pgid: int, grace: float = 5.0) -> None:
+    """SIGTERM a process group we started (its own session: pgid = the leader's pid), then
+    SIGKILL what is left after `grace` seconds."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_leftovers(state: EmulatorState) -> None:
+    """What a crashed emulator leaves behind: its Lambda workers (in its process group) and
+    the web app `up --local` started (its own group, recorded in the pid file, which only
+    the CLI writes, so a crash cannot lose it)."""
+    if state.webapp and state.webapp.get("pid"):
+        _stop_group(int(state.webapp["pid"]))
+    _stop_group(state.pid)
 
 
 def _require_moto() -> None:
@@ -206,17 +267,91 @@ def terminate(pid: int, grace: float = 5.0) -> None:
         pass
 
 
-def stop(port: int | None = None) -> EmulatorState | None:
-    """Stop the emulator (and web app) this state dir started; fine when nothing runs."""
+DRAIN_TIMEOUT = 10.0  # seconds `local stop` lets running executions finish
+
+
+def control_request(port: int, action: str, timeout: float) -> dict[str, Any] | None:
+    """POST one of the emulator's own control requests (drain and save); its JSON answer,
+    or None if the emulator did not answer."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/_ordercli/{action}?timeout={timeout:g}"
+    try:
+        req = urllib.request.Request(url, data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=timeout + 60) as resp:
+            answer = json.loads(resp.read())
+            return answer if isinstance(answer, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def checkpoint(port: int | None = None, timeout: float = DRAIN_TIMEOUT) -> dict[str, Any] | None:
+    """Save the emulator's state now (after `up` and `teardown`); None if none runs."""
+    port = port or port_from_env()
+    if running(port) is None:
+        return None
+    return control_request(port, "checkpoint", timeout)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    state: EmulatorState
+    saved: dict[str, Any] | None  # the emulator's drain report; None if it did not answer
+
+
+def stop_saving(port: int | None = None, timeout: float = DRAIN_TIMEOUT) -> Stopped | None:
+    """Drain and save the emulator's state, then stop it and the web app it serves."""
     port = port or port_from_env()
     state = running(port)
     if state is None:
         return None
     if state.webapp and state.webapp.get("pid"):
-        terminate(int(state.webapp["pid"]))
-    terminate(state.pid)
+        _stop_group(int(state.webapp["pid"]))  # no new orders from the app while draining
+    saved = control_request(port, "stop", timeout)
+    terminate(state.pid, grace=5.0 if saved else timeout + 30.0)
+    reap_leftovers(state)
     _state_file(port).unlink(missing_ok=True)
-    return state
+    return Stopped(state, saved)
+
+
+def stop(port: int | None = None) -> EmulatorState | None:
+    """Stop the emulator (and web app) this state dir started, saving its state; fine when
+    nothing runs."""
+    stopped = stop_saving(port)
+    return stopped.state if stopped else None
+
+
+def state_info(port: int) -> dict[str, Any]:
+    """Where the emulator's state is kept, its size, and what the last start found."""
+    from ordercli.local import store
+
+    root = store.state_dir(home(), port)
+    report = store.read_start_report(root)
+    return {
+        "state_dir": str(root),
+        "state_bytes": store.disk_usage(root),
+        "last_start": asdict(report) if report else None,
+    }
+
+
+def reset(port: int | None = None) -> int:
+    """Stop the emulator if it runs (without saving) and forget its saved state."""
+    from ordercli.local import store
+
+    port = port or port_from_env()
+    state = running(port)
+    if state is not None:
+        if state.webapp and state.webapp.get("pid"):
+            _stop_group(int(state.webapp["pid"]))
+        try:  # SIGKILL: a SIGTERM would make it save what is being forgotten
+            os.killpg(state.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        deadline = time.monotonic() + 10
+        while pid_alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _state_file(port).unlink(missing_ok=True)
+    return store.reset(store.state_dir(home(), port))
 
 
 def status(port: int | None = None) -> dict[str, Any]:
@@ -231,6 +366,7 @@ def status(port: int | None = None) -> dict[str, Any]:
             "webapp": None,
             "started_at": None,
             "home": str(home()),
+            **state_info(port),
         }
     web = state.webapp
     return {
@@ -243,6 +379,7 @@ def status(port: int | None = None) -> dict[str, Any]:
         "uptime_seconds": round(time.time() - state.started_at, 1),
         "log_file": state.log_file,
         "home": str(home()),
+        **state_info(port),
     }
 
 

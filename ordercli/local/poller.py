@@ -41,6 +41,9 @@ class Poller:
     def __init__(self) -> None:
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._idle = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="esm")
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -52,6 +55,22 @@ class Poller:
     def wake(self) -> None:
         self._wake.set()
 
+    def pause(self) -> None:
+        """Start no new batches (those in flight go on); see wait_idle."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+        self._wake.set()
+
+    def wait_idle(self, deadline: float) -> bool:
+        """Wait until no batch is in flight or the monotonic deadline passes; whether idle."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: not any(self._in_flight.values()),
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -61,6 +80,9 @@ class Poller:
     def _run(self) -> None:
         last_prune = time.monotonic()
         while not self._stop.is_set():
+            if not self._running.is_set():
+                self._running.wait(IDLE_WAIT)
+                continue
             self._wake.clear()
             if time.monotonic() - last_prune > PRUNE_EVERY:
                 moto_hooks.prune_finished_threads()
@@ -78,7 +100,7 @@ class Poller:
         """Start batches for every mapping with room; True if any batch started."""
         started = False
         for esm, fn, queue in moto_hooks.sqs_event_source_mappings():
-            while True:
+            while self._running.is_set():
                 with self._lock:
                     if self._in_flight.get(esm.uuid, 0) >= MAX_BATCHES_IN_FLIGHT:
                         break
@@ -105,4 +127,6 @@ class Poller:
         finally:
             with self._lock:
                 self._in_flight[esm.uuid] -= 1
+            with self._idle:
+                self._idle.notify_all()
             self._wake.set()

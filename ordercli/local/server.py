@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+SIGNAL_DRAIN = 10.0  # seconds a SIGTERM lets executions finish before saving
+
 
 def clean_environment(port: int) -> None:
     """The emulator's own boto3 calls (the Step Functions interpreter's) must reach this
@@ -46,6 +48,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # logs each at length, which would fill the log file under load.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     moto_hooks.check_core_hook_points()
+    moto_hooks.check_durability_hook_points()
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
     moto_hooks.speed_up_dispatch()
@@ -53,8 +56,33 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
     poller = Poller()
     moto_hooks.replace_sqs_dispatch(poller.wake)
+    # Every patch lands before the first request, and before a snapshot is loaded (the
+    # interpreter's import costs about a second of the start).
+    moto_hooks.speed_up_stepfunctions()
+    moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
     app = DomainDispatcherApplication(create_backend_app)
     return app, poller, pool
+
+
+WORKERS_GRACE = 1.0  # seconds the Lambda workers get to exit on their own at stop
+
+
+def kill_children() -> None:
+    """SIGKILL every process this one started that is still running (Lambda workers)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if ppid == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,23 +92,37 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clean_environment(args.port)
 
+    from ordercli.local import moto_hooks
     from ordercli.local.http_server import WSGIServer
+    from ordercli.local.lifecycle import Front
+    from ordercli.local.store import Store, state_dir
 
     app, poller, pool = build_app(args.port, args.home)
-    server = WSGIServer("127.0.0.1", args.port, app)
+    store = Store(state_dir(args.home, args.port))
+    report = store.restore()  # before listening: no request sees a half-loaded state
+    if report.reason:
+        print(f"saved state set aside ({report.reason}): {report.set_aside}", flush=True)
+    elif report.restored:
+        print(
+            f"restored {report.messages} messages and {report.executions} executions "
+            f"in {report.seconds:.2f} s ({report.restarted} to restart)",
+            flush=True,
+        )
+    store.open_journal()
+    front = Front(app, poller, store)
+    server = WSGIServer("127.0.0.1", args.port, front)
+    front.on_stop = lambda: threading.Thread(target=server.shutdown, daemon=True).start()
     poller.start()
-    from ordercli.local import moto_hooks
-
-    # Listening already: the interpreter's heavy import and hooks land while the first
-    # requests (queues, roles, functions) are served.
+    moto_hooks.restart_executions()  # their Lambdas call back: only once listening
+    done = threading.Event()
     threading.Thread(
-        target=moto_hooks.speed_up_stepfunctions, name="sfn-hooks", daemon=True
+        target=front.compact_when_large, args=(done,), name="compactor", daemon=True
     ).start()
     # Many long-lived objects (messages, executions): collect the old generation less often.
     gc.set_threshold(50_000, 20, 100)
 
     def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        threading.Thread(target=front.stop, args=(SIGNAL_DRAIN,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -88,10 +130,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         server.serve_forever()
     finally:
+        done.set()
         server.close_connections()  # before the workers go: see close_connections
         poller.stop()
-        pool.shutdown()
-    sys.exit(0)
+        closing = threading.Thread(target=pool.shutdown, daemon=True)
+        closing.start()
+        closing.join(WORKERS_GRACE)
+        store.close()
+        kill_children()  # workers still exiting after the grace: their state is not needed
+    # Everything is saved and the journal closed: skip joining the delivery threads and
+    # freeing a large state object by object (seconds, under load).
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

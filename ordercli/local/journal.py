@@ -1,0 +1,100 @@
+"""The emulator's append-only journal: what happened to orders since the last snapshot.
+
+Each record is one `os.write` of a framed pickle (length, crc32, payload), so a process killed
+mid-write leaves at most one torn record at the end, which reading stops at. Durability
+policy (measured on this machine's ext4: os.write 4 us, fsync 3.8 ms): a record that
+acknowledges something to a client (a message accepted) is fsynced before the response, and
+concurrent requests share one fsync (group commit); a deletion is written only after
+everything before it is on disk (so a deletion never survives without the execution start it
+follows); execution starts and ends are written without an fsync of their own (a later fsync
+covers them; after a power loss, a lost end reruns the execution from its input)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
+
+
+def frame(record: tuple[Any, ...]) -> bytes:
+    payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_records(path: Path) -> Iterator[tuple[Any, ...]]:
+    """Every whole record in the file, in order; stops at a torn or corrupt tail."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    at = 0
+    while at + _HEADER.size <= len(data):
+        size, crc = _HEADER.unpack_from(data, at)
+        payload = data[at + _HEADER.size : at + _HEADER.size + size]
+        if len(payload) < size or zlib.crc32(payload) != crc:
+            return
+        try:
+            record = pickle.loads(payload)
+        except Exception:
+            return
+        yield record
+        at += _HEADER.size + size
+
+
+class Journal:
+    """One open journal file. `append(..., sync=True)` returns once the record is on disk."""
+
+    def __init__(self, path: Path, fsync: bool = True) -> None:
+        self.path = path
+        self._fsync = fsync
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._write_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._written = 0  # sequence number of the last record written
+        self._synced = 0  # ... and of the last one known to be on disk
+        self.size = os.fstat(self._fd).st_size
+        self.records = 0
+
+    def append(self, record: tuple[Any, ...], sync: bool = False) -> None:
+        data = frame(record)
+        with self._write_lock:
+            os.write(self._fd, data)
+            self._written += 1
+            self.size += len(data)
+            self.records += 1
+            seq = self._written
+        if sync:
+            self.sync(seq)
+
+    def sync(self, upto: int | None = None) -> None:
+        """Make every record up to `upto` (default: all written so far) durable; callers
+        that arrive while an fsync runs share the next one."""
+        if not self._fsync:
+            return
+        target = self._written if upto is None else upto
+        if self._synced >= target:
+            return
+        with self._sync_lock:
+            if self._synced >= target:
+                return
+            covered = self._written
+            os.fsync(self._fd)
+            self._synced = covered
+
+    def barrier_append(self, record: tuple[Any, ...]) -> None:
+        """Write `record` only after everything before it is durable."""
+        self.sync()
+        self.append(record)
+
+    def close(self) -> None:
+        try:
+            self.sync()
+        finally:
+            os.close(self._fd)

@@ -1,0 +1,153 @@
+"""The durability parts without the server process: the journal's framing and group
+commit, the snapshot's round trip through moto's own backends, and idempotent replay."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ordercli.local import journal, moto_hooks, store
+
+
+def test_durability_hook_points_exist() -> None:
+    moto_hooks.check_durability_hook_points()  # fails loudly the day moto moves one
+
+
+def test_a_torn_tail_is_where_reading_stops(tmp_path: Path) -> None:
+    path = tmp_path / "journal-00000001.log"
+    j = journal.Journal(path)
+    for i in range(3):
+        j.append(("add", "q", i), sync=True)
+    j.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + journal.frame(("add", "q", 3))[:-2])  # killed mid-write
+    assert [r[2] for r in journal.read_records(path)] == [0, 1, 2]
+    corrupt = bytearray(whole)
+    corrupt[-1] ^= 0xFF
+    path.write_bytes(bytes(corrupt))
+    assert [r[2] for r in journal.read_records(path)] == [0, 1]
+
+
+def test_concurrent_appends_share_fsyncs_and_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd)))
+    j = journal.Journal(tmp_path / "journal-00000001.log")
+
+    def writer(n: int) -> None:
+        for i in range(50):
+            j.append(("add", str(n), i), sync=True)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    j.close()
+    records = list(journal.read_records(tmp_path / "journal-00000001.log"))
+    assert len(records) == 400
+    assert 1 <= len(calls) <= 401
+
+
+@pytest.fixture
+def sqs(mocked: None) -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+def test_every_backend_round_trips_into_motos_own_objects(sqs: Any) -> None:
+    from moto.sqs.models import sqs_backends
+
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"i": i}))
+    lam = boto3.client("lambda", region_name="us-east-1")
+    out = io.BytesIO()
+    moto_hooks.dump_backends(out)
+    moto_hooks.clear_backends()
+    assert not sqs_backends["123456789012"]["us-east-1"].queues
+
+    moto_hooks.load_backends(out.getvalue())
+    queue = sqs_backends["123456789012"]["us-east-1"].queues["q"]
+    assert [json.loads(m.body)["i"] for m in queue._messages] == [0, 1, 2]
+    with queue._messages_lock:  # a working lock, not a pickled copy of a held one
+        pass
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert len(got["Messages"]) == 3
+    assert lam.list_functions()["Functions"] == []
+
+
+def test_replay_adds_a_message_once_and_honours_its_deletion(sqs: Any) -> None:
+    from moto.sqs.models import Message, sqs_backends
+
+    sqs.create_queue(QueueName="q")
+    queue = sqs_backends["123456789012"]["us-east-1"].queues["q"]
+    a, b = Message("id-a", "{}"), Message("id-b", "{}")
+    replay = moto_hooks.Replay()
+    for record in [
+        ("add", queue.queue_arn, a),
+        ("add", queue.queue_arn, a),
+        ("add", queue.queue_arn, b),
+        ("del", queue.queue_arn, "id-a"),
+        ("add", "arn:aws:sqs:us-east-1:123456789012:gone", a),
+    ]:
+        replay.apply(record)
+    replay.finish()
+    assert [m.id for m in queue._messages] == ["id-b"]
+
+
+def test_replay_moves_a_message_to_the_queue_it_was_added_to_last(sqs: Any) -> None:
+    from moto.sqs.models import Message, sqs_backends
+
+    for name in ("q", "dlq"):
+        sqs.create_queue(QueueName=name)
+    queues = sqs_backends["123456789012"]["us-east-1"].queues
+    m = Message("id-m", "{}")
+    replay = moto_hooks.Replay()
+    replay.apply(("add", queues["q"].queue_arn, m))
+    replay.apply(("add", queues["dlq"].queue_arn, m))  # moto's receive: no removal record
+    replay.finish()
+    assert [x.id for x in queues["dlq"]._messages] == ["id-m"] and not queues["q"]._messages
+
+
+def test_a_journal_from_another_version_is_refused(tmp_path: Path, mocked: None) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    j = journal.Journal(root / "journal-00000001.log")
+    j.append(("hello", {**store.versions(), "ordercli": "0.0.1"}), sync=True)
+    j.close()
+    report = store.Store(root).restore()
+    assert report.reason and "ordercli 0.0.1" in report.reason and not report.restored
+    assert (Path(report.set_aside or "") / "journal-00000001.log").exists()
+
+
+def test_the_gate_holds_new_requests_while_closed_and_turns_them_away_once_gone() -> None:
+    from ordercli.local.lifecycle import Gate
+
+    gate = Gate()
+    assert gate.enter()
+    assert not gate.close(timeout=0.05)  # one request still in progress
+    entered = threading.Event()
+    outcome: list[bool] = []
+
+    def request() -> None:
+        outcome.append(gate.enter())
+        entered.set()
+
+    waiting = threading.Thread(target=request)
+    waiting.start()
+    assert not entered.wait(0.1)  # held at the door
+    gate.leave()
+    assert gate.close(timeout=1)
+    gate.gone()
+    waiting.join(5)
+    assert outcome == [False]
