@@ -698,6 +698,8 @@ def local_status(cli_ctx: typer.Context) -> None:
         if not info["running"]:
             raise typer.Exit(3)
 
+    run(cli_ctx, body)
+
 
 @command(local_app, "reset")
 def local_reset(cli_ctx: typer.Context, yes: Yes = False) -> None:
