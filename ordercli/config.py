@@ -113,6 +113,16 @@ SCHEMA: dict[str, Key] = {
     "webapp.enabled": Key(
         bool, True, None, "deploy the web app (Elastic Beanstalk / local process)"
     ),
+    "webapp.currency": Key(
+        str,
+        "USD",
+        lambda v: (
+            None
+            if re.fullmatch(r"[A-Z]{3}", v)
+            else f"must be an ISO 4217 code like USD, got {v!r}"
+        ),
+        "currency the web app shows amounts in",
+    ),
     "webapp.instance_type": Key(str, "t3.micro", _nonempty, "EC2 instance type of the environment"),
     "webapp.solution_stack": Key(
         str, None, _nonempty, "default: the newest Amazon Linux 2023 Python stack", True

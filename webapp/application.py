@@ -20,19 +20,30 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the bundle ships lambda_src/ beside this file
     sys.path.insert(0, str(HERE))
 
-from lambda_src.history import WORKFLOW, steps_from_history  # noqa: E402
-from lambda_src.order import ORDER_ID_RE, OrderInvalid, new_order  # noqa: E402
+import receipts  # noqa: E402
+from order_view import execution_view, queued_view  # noqa: E402
+from submission import BadBody, build, field_errors, read_form, read_json  # noqa: E402
+
+from lambda_src.order import ORDER_ID_RE, new_order_id, now_iso  # noqa: E402
 
 MAX_BODY = 16 * 1024
-FIELDS = ("customerName", "product", "amount", "orderId")
+RETRY_AFTER = "5"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 application = Flask(__name__)
 application.config["MAX_CONTENT_LENGTH"] = MAX_BODY
 _lock = threading.Lock()
+
+
+class Unavailable(Exception):
+    """A service the page needs (SQS, Step Functions, CloudWatch) could not be reached."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
 
 
 @cache
@@ -55,8 +66,12 @@ def _settings() -> tuple[str, str]:
     return os.environ.get("ORDERS_QUEUE_URL", ""), os.environ.get("STATE_MACHINE_ARN", "")
 
 
+def currency() -> str:
+    return os.environ.get("ORDERCLI_CURRENCY", "") or "USD"
+
+
 def _wants_json() -> bool:
-    if request.is_json:
+    if request.is_json or request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -78,131 +93,204 @@ def too_large(_: Any) -> tuple[Response, int]:
 
 @application.errorhandler(404)
 def not_found(_: Any) -> tuple[Response | str, int]:
-    if request.path.startswith("/api/") or _wants_json():
+    if _wants_json():
         return jsonify(error="not found"), 404
     return render_template("not_found.html"), 404
 
 
+@application.errorhandler(Unavailable)
+def unavailable(exc: Unavailable) -> tuple[Response | str, int]:
+    application.logger.warning("%s unreachable", exc.what, exc_info=True)
+    message = f"{exc.what} is unavailable right now; please retry in a few seconds"
+    if _wants_json():
+        resp = jsonify(error=message)
+    else:
+        resp = Response(render_template("unavailable.html", message=message))
+    resp.headers["Retry-After"] = RETRY_AFTER
+    return resp, 503
+
+
+@application.errorhandler(Exception)
+def internal(exc: Exception) -> Any:
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        return exc
+    application.logger.exception("unhandled error")  # the details go to the log, not the page
+    if _wants_json():
+        return jsonify(error="internal error"), 500
+    return render_template("unavailable.html", message="Something went wrong."), 500
+
+
+@application.context_processor
+def page_globals() -> dict[str, Any]:
+    return {"currency": currency()}
+
+
+def _metrics(minutes: int) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from ordercli.operate import metrics
+
+    _, machine_arn = _settings()
+    try:
+        got = metrics.read(
+            _client("cloudwatch"),
+            metrics.names_from_state_machine(machine_arn),
+            timedelta(minutes=minutes),
+        )
+    except Exception as exc:
+        raise Unavailable("CloudWatch") from exc
+    return got.to_json()
+
+
+def _window() -> int | None:
+    text = request.args.get("minutes", "60")
+    if not text.isdigit() or not 5 <= int(text) <= 1440:
+        return None
+    return int(text)
+
+
+@application.get("/api/metrics")
+def metrics_api() -> Any:
+    minutes = _window()
+    if minutes is None:
+        return jsonify(error="minutes must be a whole number from 5 to 1440"), 400
+    return jsonify(_metrics(minutes))
+
+
+@application.get("/dashboard")
+def dashboard() -> Any:
+    minutes = _window()
+    if minutes is None:
+        return render_template("unavailable.html", message="minutes must be 5 to 1440"), 400
+    return render_template("dashboard.html", m=_metrics(minutes), minutes=minutes)
+
+
 @application.get("/")
 def form() -> str:
-    return render_template("form.html", values={}, errors={})
+    return render_template("form.html", values={"orderId": new_order_id()}, errors={})
 
 
-def _read_submission() -> tuple[dict[str, Any] | None, str | None]:
-    """(fields, None) or (None, why the body is unusable)."""
+def _read_submission() -> dict[str, Any]:
     if request.mimetype == "application/json":
-        try:
-            data = json.loads(request.get_data(cache=False) or b"")
-        except (ValueError, UnicodeDecodeError):
-            return None, "malformed JSON"
-        if not isinstance(data, dict):
-            return None, "the JSON body must be an object"
-        return data, None
+        return read_json(request.get_data(cache=False))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {k: v for k, v in request.form.items() if k in FIELDS and v != ""}, None
-    return None, "send application/json or a form (application/x-www-form-urlencoded)"
+        return read_form(request.form)
+    raise BadBody("send application/json or a form (application/x-www-form-urlencoded)")
+
+
+def _existing_order(order_id: str) -> dict[str, Any] | None:
+    """The order already started under this id, or None (also when that cannot be known now:
+    the message still goes to the queue, whose consumer settles conflicts)."""
+    try:
+        d = _client("stepfunctions").describe_execution(executionArn=_execution_arn(order_id))
+        return dict(json.loads(d.get("input") or "{}").get("order") or {})
+    except Exception:
+        return None
+
+
+def _same_order(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    from decimal import Decimal
+
+    return (
+        a.get("customerName") == b.get("customerName")
+        and a.get("product") == b.get("product")
+        and Decimal(str(a.get("amount"))) == Decimal(str(b.get("amount")))
+    )
 
 
 @application.post("/submit-order")
 def submit_order() -> Any:
-    data, problem = _read_submission()
     as_json = request.mimetype == "application/json" or _wants_json()
-    if data is None:
-        return jsonify(error=problem), 400
-    unknown = [k for k in data if k not in FIELDS]
     try:
-        if unknown:
-            raise OrderInvalid(unknown[0], "unknown field")
-        order = new_order(
-            data.get("customerName"),
-            data.get("product"),  # type: ignore[arg-type]
-            data.get("amount"),
-            data.get("orderId"),
-        )
-    except OrderInvalid as exc:
+        data = _read_submission()
+    except BadBody as exc:
+        return jsonify(error=str(exc)), 400
+    errors = field_errors(data)
+    if errors:
         if as_json:
-            return jsonify(error="invalid order", errors={exc.field: exc.message}), 400
-        return render_template("form.html", values=data, errors={exc.field: exc.message}), 400
-    queue_url, _ = _settings()
-    try:
-        _client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(order.message()))
-    except Exception:
-        application.logger.exception("could not enqueue an order")
-        resp = jsonify(error="the order queue is unavailable; nothing was sent, please retry")
-        resp.headers["Retry-After"] = "5"
-        return resp, 503
-    status_url = url_for("order_page", order_id=order.order_id)
+            return jsonify(error="invalid order", errors=errors), 400
+        return render_template("form.html", values=data, errors=errors), 400
+    sub = build(data, new_order_id(), now_iso())
+    order = sub.order
+    existing = _existing_order(order.order_id) if sub.id_given else None
+    if existing is not None and not _same_order(existing, order.to_dict()):
+        message = f"orderId {order.order_id} is already used by another order"
+        fresh = new_order_id()  # submitting again places this as a new order
+        if as_json:
+            return jsonify(error=message, errors={"orderId": message}, nextOrderId=fresh), 409
+        again = f"{message}; submit again to place this as a new order"
+        values = {**data, "orderId": fresh}
+        return render_template("form.html", values=values, errors={"orderId": again}), 409
+    if existing is None:  # an order already started is not sent again
+        queue_url, _ = _settings()
+        try:
+            _client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(order.message()))
+        except Exception:
+            application.logger.exception("could not enqueue an order")
+            resp = jsonify(error="the order queue is unavailable; nothing was sent, please retry")
+            resp.headers["Retry-After"] = RETRY_AFTER
+            return resp, 503
+    token = receipts.receipt(order.order_id)
     if as_json:
-        return jsonify(orderId=order.order_id, status_url=status_url), 202
-    return redirect(url_for("order_page", order_id=order.order_id, submitted=1), code=303)
+        return jsonify(
+            orderId=order.order_id,
+            status_url=url_for("order_page", order_id=order.order_id),
+            receipt=token,
+        ), 202
+    return redirect(url_for("order_page", order_id=order.order_id, submitted=token), code=303)
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _execution_arn(order_id: str) -> str:
+    _, machine_arn = _settings()
+    return machine_arn.replace(":stateMachine:", ":execution:") + ":" + order_id
 
 
 def order_view(order_id: str) -> dict[str, Any] | None:
     """The order's state from its execution (named after the orderId), or None if unknown."""
-    if not ORDER_ID_RE.match(order_id):
+    if not ORDER_ID_RE.fullmatch(order_id):
         return None
-    _, machine_arn = _settings()
-    arn = machine_arn.replace(":stateMachine:", ":execution:") + ":" + order_id
     sfn = _client("stepfunctions")
+    arn = _execution_arn(order_id)
     try:
         d = sfn.describe_execution(executionArn=arn)
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return None
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-        events += page["events"]
-    steps = [s.to_json() for s in steps_from_history(events)]
-    for s in steps:
-        s.pop("logs", None)
-    order = json.loads(d.get("input") or "{}").get("order", {})
-    outcome = {
-        "SUCCEEDED": "Your order is confirmed.",
-        "RUNNING": "Your order is being processed.",
-    }.get(d["status"], f"Your order could not be completed: {d.get('error') or d['status']}.")
-    return {
-        "orderId": order_id,
-        "status": d["status"],
-        "error": d.get("error"),
-        "cause": d.get("cause"),
-        "steps": steps,
-        "outcome": outcome,
-        "order": {k: order.get(k) for k in ("customerName", "product", "amount")},
-        "terminal": d["status"] != "RUNNING",
-    }
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events += page["events"]
+    except Exception as exc:
+        if _error_code(exc) == "ExecutionDoesNotExist":
+            return None
+        raise Unavailable("Step Functions") from exc
+    return execution_view(order_id, d, events, currency())
 
 
-def _queued(order_id: str) -> dict[str, Any]:
-    return {
-        "orderId": order_id,
-        "status": "QUEUED",
-        "error": None,
-        "cause": None,
-        "steps": [],
-        "outcome": "Your order is queued.",
-        "order": {},
-        "terminal": False,
-    }
+def _view_or_queued(order_id: str) -> dict[str, Any] | None:
+    view = order_view(order_id)
+    if view is None and receipts.valid(order_id, request.args.get("submitted")):
+        view = queued_view(order_id)
+    return view
 
 
 @application.get("/api/orders/<order_id>")
 def order_api(order_id: str) -> Any:
-    view = order_view(order_id)
+    view = _view_or_queued(order_id)
     if view is None:
-        if request.args.get("submitted"):
-            return jsonify(_queued(order_id))
         return jsonify(error=f"no order {order_id}"), 404
     return jsonify(view)
 
 
 @application.get("/orders/<order_id>")
 def order_page(order_id: str) -> Any:
-    view = order_view(order_id)
+    view = _view_or_queued(order_id)
     if view is None:
-        if not request.args.get("submitted"):
-            return render_template("not_found.html"), 404
-        view = _queued(order_id)
-    done = {s["name"]: s for s in view["steps"]}
-    return render_template("order.html", view=view, workflow=WORKFLOW, done=done)
+        return render_template("not_found.html"), 404
+    return render_template("order.html", view=view, receipt=request.args.get("submitted", ""))
 
 
 @application.get("/healthz")

@@ -69,4 +69,9 @@ def webapp_bundle() -> Bundle:
         (f"lambda_src/{n}", (src / n).read_bytes())
         for n in ("__init__.py", "order.py", "history.py")
     ]
+    root = Path(__file__).resolve().parents[1]  # the /dashboard page's metrics reader
+    files += [
+        (f"ordercli/{n}", (root / n).read_bytes())
+        for n in ("__init__.py", "names.py", "operate/__init__.py", "operate/metrics.py")
+    ]
     return build_zip(files)

@@ -261,6 +261,7 @@ def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list
         "ORDERS_QUEUE_URL": queue_url(names),
         "STATE_MACHINE_ARN": names.state_machine_arn,
         "AWS_REGION": names.region,
+        "ORDERCLI_CURRENCY": settings["webapp.currency"],
     }
     options = [
         {

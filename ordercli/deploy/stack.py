@@ -66,7 +66,10 @@ def up(
         from ordercli.local import webapp
 
         result.outputs["webapp_url"] = webapp.ensure(
-            ctx.settings.stack, result.outputs["queue_url"], result.outputs["state_machine_arn"]
+            ctx.settings.stack,
+            result.outputs["queue_url"],
+            result.outputs["state_machine_arn"],
+            currency=ctx.settings["webapp.currency"],
         )
     return result
 

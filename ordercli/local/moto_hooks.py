@@ -1269,3 +1269,207 @@ class Replay:
             with queue._messages_lock:
                 queue._messages = list(messages.values())
         release_received_messages()
+
+
+# -- CloudWatch metrics (the webapp helper's; the recording itself is in metrics.py) --------
+def record_metrics(
+    on_invoke: Callable[[Any, bool, float], None],
+    on_send: Callable[[str, str], None],
+    on_start: Callable[[Any], None],
+    on_close: Callable[[Any], None],
+) -> None:
+    """Report each Lambda invocation (errored, ms), each SendMessage (batch entries too),
+    and each execution's start and close. Wraps whatever is installed when it runs, so it
+    composes with the other hooks on these methods in either order."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.sqs.models import SQSBackend
+    from moto.stepfunctions.parser.backend.execution import (
+        BaseExecutionWorkerCommunication,
+        Execution,
+    )
+
+    invoke = LambdaFunction._invoke_lambda
+
+    def timed_invoke(self: Any, event: Any = None) -> Any:
+        started, errored = time.perf_counter(), True
+        try:
+            out = invoke(self, event)
+            errored = bool(out[1])
+            return out
+        finally:
+            on_invoke(self, errored, (time.perf_counter() - started) * 1000)
+
+    LambdaFunction._invoke_lambda = timed_invoke  # type: ignore[method-assign]
+    send = SQSBackend.send_message
+
+    def counted_send(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        message = send(self, queue_name, *args, **kwargs)
+        on_send(self.region_name, queue_name)
+        return message
+
+    SQSBackend.send_message = counted_send  # type: ignore[method-assign]
+    start = Execution.start
+
+    def counted_start(self: Any) -> None:
+        start(self)
+        on_start(self)
+
+    Execution.start = counted_start  # type: ignore[method-assign]
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def counted_close(self: Any) -> None:
+        terminated(self)
+        on_close(self.execution)
+
+    BaseExecutionWorkerCommunication.terminated = counted_close  # type: ignore[method-assign]
+
+
+def _statistic(points: list[Any], stat: str) -> float | None:
+    """Sum, Average, Minimum, Maximum, SampleCount or a percentile (p50, p99.9) of points."""
+    from moto.cloudwatch.models import MetricAggregatedDatum
+
+    values = sorted(p.value for p in points if not isinstance(p, MetricAggregatedDatum))
+    aggregated = [p for p in points if isinstance(p, MetricAggregatedDatum)]
+    count = len(values) + sum(a.sample_count for a in aggregated)
+    if not count:
+        return None
+    if stat.startswith("p") and values:
+        try:
+            rank = float(stat[1:]) / 100 * len(values)
+        except ValueError:
+            return None
+        return float(values[max(0, min(len(values) - 1, int(-(-rank // 1)) - 1))])
+    total = sum(values) + sum(a.sum for a in aggregated)
+    found: dict[str, float] = {
+        "Sum": total,
+        "SampleCount": float(count),
+        "Average": total / count,
+        "Minimum": min([*values, *(a.min for a in aggregated)]),
+        "Maximum": max([*values, *(a.max for a in aggregated)]),
+    }
+    return found.get(stat)
+
+
+def utc_naive(t: Any) -> Any:
+    """moto keeps metric times as naive UTC (its utcnow) or as given (aware): compare as naive."""
+    from datetime import UTC
+
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
+
+
+def _series_key(namespace: str, name: str, dims: Any) -> tuple[str, str, frozenset[Any]]:
+    return namespace, name, frozenset(dims)
+
+
+def metric_statistic(
+    backend: Any,
+    namespace: str,
+    name: str,
+    dims: dict[str, str],
+    stat: str,
+    start: Any,
+    end: Any,
+) -> float | None:
+    """One statistic of one metric (exactly these dimensions) over [start, end)."""
+    from datetime import timedelta
+
+    want = _series_key(namespace, name, dims.items())
+    start, end = utc_naive(start), utc_naive(end)
+    # Points are appended as they are recorded, so the newest are at the end: read backwards
+    # and stop well before the window (a minute's slack for points put with a timestamp).
+    stop = start - timedelta(minutes=1)
+    points = []
+    for m in reversed(list(backend.metric_data)):
+        when = utc_naive(m.timestamp)
+        if when < stop:
+            break
+        if start <= when < end and want == _series_key(
+            m.namespace, m.name, ((d.name, d.value) for d in m.dimensions)
+        ):
+            points.append(m)
+    return _statistic(points, stat)
+
+
+def fast_metric_data() -> None:
+    """GetMetricData in one pass over the window's points (moto scans every point once per
+    period per query), matching dimensions exactly as CloudWatch does, and with percentile
+    statistics (moto answers them with nothing). Metric-math ids are resolved as moto does;
+    Metrics Insights queries still go to moto."""
+    from datetime import timedelta
+
+    from moto.cloudwatch.exceptions import ValidationError
+    from moto.cloudwatch.metric_data_expression_parser import parse_expression
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.get_metric_data
+
+    def get_metric_data(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: Any,
+        end_time: Any,
+        scan_by: str = "TimestampAscending",
+    ) -> list[dict[str, Any]]:
+        if any(str(q.get("Expression", "")).startswith("SELECT") for q in queries):
+            return original(self, queries, start_time, end_time, scan_by)
+        start = utc_naive(start_time).replace(microsecond=0)
+        end = utc_naive(end_time).replace(microsecond=0)
+        if start >= end:
+            raise ValidationError("The parameter EndTime must be greater than StartTime.")
+        series: dict[tuple[str, str, frozenset[Any]], list[Any]] = {}
+        for m in self.get_all_metrics():
+            if start <= utc_naive(m.timestamp) < end:
+                key = _series_key(m.namespace, m.name, ((d.name, d.value) for d in m.dimensions))
+                series.setdefault(key, []).append(m)
+        results: list[dict[str, Any]] = []
+        for q in queries:
+            if "MetricStat" not in q:
+                continue
+            ms = q["MetricStat"]
+            metric, period = ms["Metric"], int(ms["Period"])
+            dims = ((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+            points = series.get(_series_key(metric["Namespace"], metric["MetricName"], dims), [])
+            if ms.get("Unit"):
+                points = [p for p in points if p.unit == ms["Unit"]]
+            buckets: dict[int, list[Any]] = {}
+            for p in points:
+                buckets.setdefault(int((p.timestamp - start).total_seconds() // period), []).append(
+                    p
+                )
+            values, stamps = [], []
+            for i in sorted(buckets):
+                value = _statistic(buckets[i], ms["Stat"])
+                if value is not None:
+                    values.append(value)
+                    stamps.append(start + timedelta(seconds=i * period))
+            results.append(
+                {
+                    "id": q["Id"],
+                    "label": q.get("Label") or f"{metric['MetricName']} {ms['Stat']}",
+                    "values": values,
+                    "timestamps": stamps,
+                    "status_code": "Complete",
+                    "return": q.get("ReturnData", True),
+                }
+            )
+        for q in queries:
+            if "Expression" in q:
+                found, when = parse_expression(q["Expression"], results)
+                label = q.get("Label") or q["Id"]
+                results.append(
+                    {
+                        "id": q["Id"],
+                        "label": label,
+                        "values": found,
+                        "timestamps": when,
+                        "status_code": "Complete",
+                        "return": q.get("ReturnData", True),
+                    }
+                )
+        out = [{k: v for k, v in r.items() if k != "return"} for r in results if r["return"]]
+        if scan_by == "TimestampDescending":
+            for r in out:
+                r["values"], r["timestamps"] = r["values"][::-1], r["timestamps"][::-1]
+        return out
+
+    CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]

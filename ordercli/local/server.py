@@ -54,6 +54,9 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.speed_up_dispatch()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
+    from ordercli.local import metrics  # CloudWatch metrics and alarms, as AWS publishes them
+
+    metrics.install()
     poller = Poller()
     moto_hooks.replace_sqs_dispatch(poller.wake)
     # Every patch lands before the first request, and before a snapshot is loaded (the

@@ -31,8 +31,13 @@ def app_dir() -> Path:
     return Path(webapp.__file__).resolve().parent
 
 
-def environment(endpoint: str, queue_url: str, state_machine_arn: str) -> dict[str, str]:
-    """Built from scratch, like the Lambda workers': the app can only reach the emulator."""
+def environment(
+    endpoint: str, queue_url: str, state_machine_arn: str, currency: str = "USD"
+) -> dict[str, str]:
+    """Built from scratch, like the Lambda workers': the app can only reach the emulator.
+    The receipt secret is new for each start and shared by the app's workers."""
+    import secrets
+
     env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
     env.update(
         {
@@ -46,6 +51,8 @@ def environment(endpoint: str, queue_url: str, state_machine_arn: str) -> dict[s
             "AWS_EC2_METADATA_DISABLED": "true",
             "ORDERS_QUEUE_URL": queue_url,
             "STATE_MACHINE_ARN": state_machine_arn,
+            "ORDERCLI_CURRENCY": currency,
+            "ORDERCLI_WEB_SECRET": secrets.token_hex(32),
         }
     )
     return env
@@ -59,7 +66,7 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
+def ensure(stack: str, queue_url: str, state_machine_arn: str, currency: str = "USD") -> str:
     """Start the app for this stack unless it already serves it; its URL."""
     missing = [m for m in ("flask", "gunicorn") if importlib.util.find_spec(m) is None]
     if missing:
@@ -74,6 +81,7 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
     if (
         current.get("stack") == stack
         and current.get("queue_url") == queue_url
+        and current.get("currency", "USD") == currency
         and control.pid_alive(int(current.get("pid", 0) or 0))
         and healthy(current["url"])
     ):
@@ -102,7 +110,9 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
         "--timeout",
         "60",
     ]
-    proc = control.spawn(cmd, log_file, environment(state.endpoint, queue_url, state_machine_arn))
+    proc = control.spawn(
+        cmd, log_file, environment(state.endpoint, queue_url, state_machine_arn, currency)
+    )
     url = f"http://127.0.0.1:{port}"
     state.webapp = {
         "pid": proc.pid,
@@ -110,6 +120,7 @@ def ensure(stack: str, queue_url: str, state_machine_arn: str) -> str:
         "port": port,
         "stack": stack,
         "queue_url": queue_url,
+        "currency": currency,
         "log_file": str(log_file),
     }
     control.write_state(state)
