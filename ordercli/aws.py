@@ -6,18 +6,20 @@ tenth of a second of imports on every command and buys nothing here."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from ordercli.errors import AwsError, OrderCliError, UsageError
+from ordercli.errors import AwsError, Conflict, NotFound, OrderCliError, UsageError
 from ordercli.names import Names
 
 LOCAL_ACCOUNT = "123456789012"  # moto's interpreter calls back with its default account
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+T = TypeVar("T")
 NO_CREDENTIALS_HINT = (
     "Configure credentials (`aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID/"
     "AWS_SECRET_ACCESS_KEY), or run against the embedded emulator with --local."
@@ -82,6 +84,80 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
+# AWS's many spellings of "there is no such thing" and "not now / already there".
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "ResourceNotFound",
+        "NoSuchEntity",
+        "NotFound",
+        "NotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "StateMachineDoesNotExist",
+        "DashboardNotFoundError",
+    }
+)
+CONFLICT_CODES = frozenset(
+    {
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "ResourceAlreadyExistsException",
+        "EntityAlreadyExists",
+        "StateMachineDeleting",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "QueueDeletedRecently",
+    }
+)
+
+
+def _boundary_errors() -> tuple[type[Exception], type[Exception]]:
+    """AwsNotFound and AwsConflict: the project's NotFound/Conflict that are still botocore
+    ClientErrors (so `error_code` and callers catching ClientError keep working)."""
+    global _BOUNDARY
+    if _BOUNDARY is None:
+        from botocore.exceptions import ClientError
+
+        def init(self: Any, response: Any, operation: str) -> None:
+            ClientError.__init__(self, response, operation)
+            err = response.get("Error", {})
+            self.message = f"AWS {operation} failed ({err.get('Code')}): {err.get('Message')}"
+            self.hint = None
+
+        _BOUNDARY = (
+            type("AwsNotFound", (ClientError, NotFound), {"__init__": init}),
+            type("AwsConflict", (ClientError, Conflict), {"__init__": init}),
+        )
+    return _BOUNDARY
+
+
+_BOUNDARY: tuple[type[Exception], type[Exception]] | None = None
+
+
+def _raise_ours(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+    """after-call: an AWS error meaning "not there" or "in the way" leaves the client as the
+    project's NotFound or Conflict (botocore would raise its generic ClientError next)."""
+    if http_response is None or getattr(http_response, "status_code", 200) < 300:
+        return
+    code = str((parsed or {}).get("Error", {}).get("Code", ""))
+    not_found, conflict = _boundary_errors()
+    if code in NOT_FOUND_CODES:
+        raise not_found(parsed, model.name)
+    if code in CONFLICT_CODES:
+        raise conflict(parsed, model.name)
+
+
+def absent_is_none(call: Callable[[], T]) -> T | None:
+    """The call's result, or None if AWS says the thing is not there (also from a client made
+    outside `Aws`, whose errors are botocore's own)."""
+    try:
+        return call()
+    except Exception as exc:
+        if isinstance(exc, NotFound) or error_code(exc) in NOT_FOUND_CODES:
+            return None
+        raise
+
+
 def translate_error(exc: BaseException, target: Target | None = None) -> OrderCliError | None:
     """Turn a botocore failure into one of ours, or None if it is not an AWS failure."""
     import botocore.exceptions as bex
@@ -109,12 +185,47 @@ def translate_error(exc: BaseException, target: Target | None = None) -> OrderCl
             "AuthFailure",
         ):
             return AwsError(f"AWS rejected the credentials ({code}).", hint=NO_CREDENTIALS_HINT)
-        if code in ("AccessDenied", "AccessDeniedException"):
-            return AwsError(f"Access denied for {op}: {error_message(exc)}")
+        message = error_message(exc)
+        if code in ("AccessDenied", "AccessDeniedException") or (
+            code == "403" and "not authorized to perform" in message
+        ):
+            # (an error body the SDK could not parse keeps AWS's message inside its XML)
+            inner = re.search(r"<Message>(.*?)</Message>", message, re.S)
+            text = " ".join((inner.group(1) if inner else message).split())
+            return AwsError(f"Access denied for {op}: {text}")
         return AwsError(f"AWS {op} failed ({code}): {error_message(exc)}")
     if isinstance(exc, bex.BotoCoreError):
         return AwsError(f"AWS SDK error: {exc}")
     return None
+
+
+def wait_for(
+    aws: Aws,
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float,
+    every: float = 1.0,
+    why: str | None = None,
+    expected: float | None = None,
+) -> T:
+    """Poll `check` until it returns something; a countdown (from `expected`, AWS's documented
+    time, else `timeout`) goes to the progress display and `why`, once, to the output.
+    Raises AwsError after `timeout` seconds."""
+    start = aws.now()
+    said = False
+    while True:
+        got = check()
+        if got is not None:
+            return got
+        waited = aws.now() - start
+        if waited >= timeout:
+            raise AwsError(f"Gave up after {timeout:.0f} s waiting for {what}.")
+        if why and not said:
+            aws.say(why)
+            said = True
+        aws.countdown(what, (expected if expected is not None else timeout) - waited)
+        aws.sleep(min(every, timeout - waited))
 
 
 def retry(
@@ -140,18 +251,52 @@ def retry(
 
 
 class Aws:
-    """Clients for one target, created once and shared across threads."""
+    """Clients for one target, created once and shared across threads.
 
-    def __init__(self, target: Target, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    Waits go through `sleep` and `now` so tests inject both: with a fake `sleep` and no
+    `clock`, time is virtual (it advances by what was slept) and every wait ends at once."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.target = target
-        self.sleep = sleep
+        self._sleep = sleep
+        self._clock = clock or (time.monotonic if sleep is time.sleep else None)
+        self._slept = 0.0
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
         self._account: str | None = None
-        self._hooks: list[tuple[str, Callable[..., Any]]] = []
+        self._hooks: list[tuple[str, Callable[..., Any], bool]] = []
         # Where slow resources report progress lines (set by the renderer; None: quiet).
         self.note: Callable[[str], None] | None = None
+        # Where a wait reports its countdown, (what, seconds left) (set by apply; None: quiet).
+        self._waiting = threading.local()
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+        with self._lock:
+            self._slept += seconds
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else self._slept
+
+    def say(self, line: str) -> None:
+        if self.note is not None:
+            self.note(line)
+
+    def set_countdown(self, report: Callable[[str, float], None] | None) -> None:
+        """Where this thread's waits report (what, seconds left)."""
+        self._waiting.report = report
+
+    def countdown(self, what: str, seconds_left: float) -> None:
+        report = getattr(self._waiting, "report", None)
+        if report is not None:
+            report(what, max(0.0, seconds_left))
 
     def _make_session(self) -> Any:
         import botocore.session
@@ -192,17 +337,19 @@ class Aws:
                     endpoint_url=self.target.endpoint_url,
                     config=config,
                 )
-                for event, handler in self._hooks:
-                    client.meta.events.register(event, handler)
+                client.meta.events.register("after-call", _raise_ours)
+                for event, handler, first in self._hooks:
+                    _register(client, event, handler, first)
                 self._clients[service] = client
             return self._clients[service]
 
-    def on(self, event: str, handler: Callable[..., Any]) -> None:
-        """Register a botocore event handler on every client, present and future."""
+    def on(self, event: str, handler: Callable[..., Any], *, first: bool = False) -> None:
+        """Register a botocore event handler on every client, present and future
+        (`first`: ahead of botocore's own handlers, e.g. to answer a request before it is sent)."""
         with self._lock:
-            self._hooks.append((event, handler))
+            self._hooks.append((event, handler, first))
             for client in self._clients.values():
-                client.meta.events.register(event, handler)
+                _register(client, event, handler, first)
 
     def account_id(self) -> str:
         if self._account is None:
@@ -219,6 +366,13 @@ class Aws:
             else ("aws-us-gov" if self.target.region.startswith("us-gov-") else "aws")
         )
         return Names(stack, self.target.region, self.account_id(), partition)
+
+
+def _register(client: Any, event: str, handler: Callable[..., Any], first: bool) -> None:
+    if first:
+        client.meta.events.register_first(event, handler)
+    else:
+        client.meta.events.register(event, handler)
 
 
 MUTATING_PREFIXES = (

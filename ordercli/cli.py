@@ -615,6 +615,41 @@ def dlq(
     run(cli_ctx, body)
 
 
+@command()
+def policy(
+    cli_ctx: typer.Context,
+    no_web: Annotated[bool, typer.Option("--no-web", help="For a stack without web app.")] = False,
+) -> None:
+    """Print the IAM policy that lets a person or CI run this stack's commands.
+
+    \b
+    Examples:
+      ordercli policy --stack shop --region eu-west-1 > ordercli-policy.json
+      ordercli policy --no-web --json
+    """
+
+    def body(render: Renderer) -> None:
+        from ordercli.context import build_context
+        from ordercli.deploy.deployer_policy import deployer_policy
+        from ordercli.errors import UsageError
+
+        options = _options(cli_ctx)
+        if options.local:
+            raise UsageError("policy is for the aws target (the emulator checks no IAM)")
+        ctx = build_context(options)  # no header: stdout is the policy, ready to save
+        web = not no_web and bool(ctx.settings["webapp.enabled"])
+        result = deployer_policy(ctx.names, web=web)
+        if options.json:
+            render.context = ctx  # the --json convention: target and stack first
+            render.emit_json(result.to_json())
+        else:
+            render.emit_json(result.document(), envelope=False)
+        for grant in [] if options.json else result.unscoped:
+            render.err.print(f"{grant.sid}: {grant.unscoped}.", markup=False)
+
+    run(cli_ctx, body)
+
+
 # -- the local emulator ---------------------------------------------------------------------
 @command(local_app, "start")
 def local_start(cli_ctx: typer.Context) -> None:

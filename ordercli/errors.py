@@ -43,3 +43,7 @@ class AwsError(OrderCliError):
 
 class NotFound(OrderCliError):
     """Something the user named does not exist."""
+
+
+class Conflict(OrderCliError):
+    """What was asked clashes with the state something is in (busy, in use, already there)."""

@@ -271,6 +271,10 @@ class Renderer:
             def listener(event: str, action: Any, result: Any) -> None:
                 if event == "start":
                     bar.update(task, description=_action_name(action))
+                elif event == "waiting":  # a countdown (deploy helper's line)
+                    bar.update(
+                        task, description=f"{_action_name(action)}: waiting for {result.detail}"
+                    )
                 elif event in ("done", "failed"):
                     bar.advance(task)
                 self._applied(bar.console, event, action, result)

@@ -16,10 +16,11 @@ import pytest
 from lambda_src.history import order_outcome
 from ordercli.config import load_settings
 from ordercli.deploy import policies
+from ordercli.deploy.functions import row
 from ordercli.deploy.package import function_zip
 from ordercli.deploy.specs import (
     HANDLER_MODULES,
-    _function_env,
+    RoleSpec,
     build_specs,
     with_task_timeout,
     workflow_definition,
@@ -97,7 +98,7 @@ def test_a_failed_notification_after_payment_still_ends_confirmed() -> None:
 
 def test_no_policy_ordercli_writes_has_a_wildcard() -> None:
     specs = build_specs(load_settings(environ={}), NAMES)
-    docs = [s.props["policy"] for s in specs if s.kind == "role"]
+    docs = [s.policy for s in specs if isinstance(s, RoleSpec) and s.policy is not None]
     assert len(docs) == 5
     for doc in docs:
         assert policies.wildcards(doc) == [], doc
@@ -109,11 +110,13 @@ def test_wildcard_check_catches_wildcards() -> None:
 
 
 def test_each_role_grants_exactly_what_design_says() -> None:
-    specs = {s.name: s for s in build_specs(load_settings(environ={}), NAMES) if s.kind == "role"}
+    specs = {
+        s.name: s for s in build_specs(load_settings(environ={}), NAMES) if isinstance(s, RoleSpec)
+    }
 
     def actions(role: str) -> set[str]:
         out: set[str] = set()
-        for st in specs[role].props["policy"]["Statement"]:
+        for st in policies.statements_of(specs[role].policy or {}):
             out |= {st["Action"]} if isinstance(st["Action"], str) else set(st["Action"])
         return out
 
@@ -257,7 +260,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         ctx = Context(settings, Options(stack="wf"), target, Aws(target, sleep=lambda s: None))
         deploy.up(ctx)
         for logical in handlers:
-            for k, v in _function_env(settings, ctx.names, logical).items():
+            for k, v in row(logical).environment(settings, ctx.names).items():
                 monkeypatch.setenv(k, v)
         from moto.sns.models import SNSBackend
 

@@ -182,6 +182,8 @@ def test_changed_workflow_updates_only_the_state_machine(
         # the consumer dead-letters a message itself on its last allowed receive
         ("queue.max_receive_count", 3, {"queue:shop-orders", "function:shop-StartOrderWorkflow"}),
         ("log_retention_days", 30, {f"log_group:/aws/lambda/shop-{f}" for f in FUNCTIONS}),
+        # the trigger's ScalingConfig.MaximumConcurrency, planned and applied in place
+        ("queue.max_concurrency", 7, {"event_source_mapping:shop-orders->shop-StartOrderWorkflow"}),
         # every Task's TimeoutSeconds follows the functions' timeout
         (
             "lambda.timeout",
@@ -287,3 +289,158 @@ def test_dry_run_changes_nothing(make_ctx: MakeCtx, call_log: Any) -> None:
     result = engine.up(ctx, dry_run=True)
     assert set(actions(result).values()) == {"create"} and log.mutating == []
     assert leftovers("shop") == {}
+
+
+# -- each stage alone: the planner on an in-memory remote state, the executor on a fake client
+def _remote_matching(specs: list[Any]) -> dict[str, object]:
+    """An in-memory remote state equal to the specs (what AWS would hold after a clean `up`)."""
+    from ordercli.deploy.resources import (
+        alarm,
+        dashboard,
+        event_source_mapping,
+        function,
+        log_group,
+        queue,
+        role,
+        state_machine,
+        table,
+        topic,
+    )
+
+    remote: dict[str, object] = {}
+    for s in specs:
+        state: object
+        if s.kind == "queue":
+            state = queue.QueueState(f"https://q/{s.name}", dict(s.attributes), dict(s.tags))
+        elif s.kind == "topic":
+            state = topic.TopicState(dict(s.tags), [])
+        elif s.kind == "role":
+            state = role.RoleState(
+                "arn", s.trust, s.policy, tuple(sorted(s.managed_policies)), s.tags
+            )
+        elif s.kind == "log_group":
+            state = log_group.LogGroupState(s.retention, dict(s.tags), "arn")
+        elif s.kind == "function":
+            cfg = {
+                "Handler": s.handler,
+                "Runtime": s.runtime,
+                "Timeout": s.timeout,
+                "MemorySize": s.memory,
+                "Role": s.role_arn,
+                "Environment": {"Variables": dict(s.environment)},
+                "CodeSha256": s.code_sha256,
+                "FunctionArn": f"arn:{s.name}",
+            }
+            state = function.FunctionState(cfg, dict(s.tags))
+        elif s.kind == "state_machine":
+            state = state_machine.MachineState(s.definition, s.role_arn, dict(s.tags))
+        elif s.kind == "event_source_mapping":
+            m = event_source_mapping.Mapping(
+                "u-1", s.queue_arn, "Enabled", s.batch_size, s.response_types, s.max_concurrency
+            )
+            state = event_source_mapping.MappingState(m, (m,))
+        elif s.kind == "dashboard":
+            state = dashboard.DashboardState(s.body)
+        elif s.kind == "table":
+            state = table.TableState(s.arn, "ACTIVE", dict(s.tags))
+        else:
+            state = alarm.AlarmState(dict(s.alarm))
+        remote[s.key] = state
+    return remote
+
+
+def test_planner_alone_decides_from_an_in_memory_remote_state(make_ctx: MakeCtx) -> None:
+    from dataclasses import replace
+
+    from ordercli.deploy.plan import decide_teardown, decide_up
+    from ordercli.deploy.resources import function
+
+    specs = engine.desired(make_ctx("shop"))
+    remote = _remote_matching(specs)
+    assert {decide_up(s, remote[s.key]).action for s in specs} == {"noop"}
+
+    fn = "function:shop-ProcessPayment"
+    old = remote[fn]
+    assert isinstance(old, function.FunctionState)
+    remote[fn] = replace(old, config={**old.config, "Timeout": 99, "CodeSha256": "old"})
+    mapping_key = next(s.key for s in specs if s.kind == "event_source_mapping")
+    del remote[mapping_key]  # gone, or only Deleting: the kind's read says None
+    actions = {s.key: decide_up(s, remote.get(s.key)) for s in specs}
+    changed = {k: a for k, a in actions.items() if a.action != "noop"}
+    assert set(changed) == {fn, mapping_key}
+    assert changed[mapping_key].action == "create"
+    update = changed[fn]
+    assert update.action == "update"
+    assert [(c.what, c.have, c.want) for c in update.changes] == [
+        ("code", None, None),
+        ("timeout", 99, 10),
+    ]
+    assert update.reason == "code changed; timeout: 99 -> 10"
+    assert decide_teardown(specs[0], None).action == "noop"
+    assert decide_teardown(specs[0], remote[specs[0].key]).action == "delete"
+
+
+class FakeClient:
+    """Records every call; answers from `answers` (operation -> response or exception)."""
+
+    def __init__(self, log: list[str], answers: dict[str, Any]) -> None:
+        self.log, self.answers = log, answers
+
+    def __getattr__(self, op: str) -> Any:
+        def call(**kwargs: Any) -> Any:
+            self.log.append(f"{op} {kwargs.get('QueueName') or kwargs.get('RoleName') or ''}")
+            answer = self.answers.get(op, {})
+            if isinstance(answer, list):
+                answer = answer.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+
+        return call
+
+
+def test_executor_alone_runs_actions_in_dependency_order_on_a_fake_client() -> None:
+    from botocore.exceptions import ClientError
+
+    from ordercli.aws import Aws, Target
+    from ordercli.deploy.apply import apply
+    from ordercli.deploy.plan import Action, Plan
+    from ordercli.deploy.resources.role import RoleState
+    from ordercli.deploy.specs import QueueSpec, RoleSpec
+
+    log: list[str] = []
+    held = ClientError(
+        {"Error": {"Code": "AWS.SimpleQueueService.QueueDeletedRecently", "Message": "wait"}},
+        "CreateQueue",
+    )
+    clients = {
+        "sqs": FakeClient(log, {"create_queue": [held, held, {}, {}]}),
+        "iam": FakeClient(
+            log,
+            {
+                "list_role_policies": {"PolicyNames": ["p"]},
+                "list_attached_role_policies": {"AttachedPolicies": []},
+                "list_instance_profiles_for_role": {"InstanceProfiles": []},
+            },
+        ),
+    }
+    aws = Aws(Target("aws", "us-east-1"), sleep=lambda s: None)
+    aws.client = clients.__getitem__  # type: ignore[method-assign]
+    dlq = QueueSpec("s-dlq", attributes={}, tags={})
+    queue = QueueSpec("s-q", attributes={}, tags={}, depends_on=(dlq.key,))
+    old_role = RoleSpec("s-old", trust={}, policy=None, managed_policies=(), tags={})
+    plan = Plan(
+        [
+            Action(queue, "create", "does not exist"),
+            Action(dlq, "create", "does not exist"),
+            Action(old_role, "delete", "gone", RoleState("arn", None, None, (), {})),
+        ]
+    )
+    events: list[tuple[str, str]] = []
+    results = apply(aws, plan, lambda ev, a, r: events.append((ev, a.spec.name)), threads=1)
+    assert [r.status for r in results] == ["done", "done", "done"]
+    queue_calls = [c for c in log if c.startswith("create_queue")]
+    assert queue_calls == ["create_queue s-dlq"] * 3 + ["create_queue s-q"]  # held, then in order
+    assert ("waiting", "s-dlq") in events
+    role_calls = [c for c in log if c.endswith("s-old")]
+    assert role_calls[1] == "delete_role_policy s-old" and role_calls[-1] == "delete_role s-old"

@@ -10,7 +10,7 @@ import pytest
 
 from ordercli.deploy import stack as engine
 from ordercli.deploy.resources import table
-from ordercli.deploy.specs import Spec
+from ordercli.deploy.specs import TableSpec
 from ordercli.errors import AwsError
 from tests.conftest import MakeCtx
 
@@ -68,20 +68,29 @@ class FakeAws:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
 
+    def now(self) -> float:  # time passes only by sleeping
+        return sum(self.slept)
+
+    def say(self, line: str) -> None:
+        pass
+
+    def countdown(self, what: str, left: float) -> None:
+        pass
+
 
 def test_create_waits_until_active() -> None:
     aws = FakeAws(Statuses("CREATING", "CREATING", "ACTIVE"))
-    table.wait_active(aws, "x-payments")
+    table.wait_active(aws, "x-payments")  # type: ignore[arg-type]
     assert len(aws.slept) == 2
 
 
 def test_a_table_that_never_becomes_active_is_an_error_naming_it() -> None:
     aws = FakeAws(Statuses("CREATING"))
     with pytest.raises(AwsError, match="x-payments is CREATING"):
-        table.wait_active(aws, "x-payments", timeout=0)
+        table.wait_active(aws, "x-payments", timeout=0)  # type: ignore[arg-type]
 
 
 def test_a_deleting_table_counts_as_gone() -> None:
-    spec = Spec("table", "x-payments", {"arn": "arn:x", "tags": {}})
-    assert table.read(FakeAws(Statuses("DELETING")), spec) is None
-    assert table.read(FakeAws(Statuses("ACTIVE")), spec) is not None
+    spec = TableSpec("x-payments", arn="arn:x", tags={})
+    assert table.read(FakeAws(Statuses("DELETING")), spec) is None  # type: ignore[arg-type]
+    assert table.read(FakeAws(Statuses("ACTIVE")), spec) is not None  # type: ignore[arg-type]

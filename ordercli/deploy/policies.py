@@ -7,9 +7,12 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 VERSION = "2012-10-17"
+
+# A JSON document as parsed (policies, trust documents): its shape is AWS's, checked where read.
+Document = dict[str, object]
+Statement = dict[str, object]
 
 
 def definitions_dir() -> Path:
@@ -38,41 +41,64 @@ def fill(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(one, text)
 
 
-def render(name: str, **values: str) -> Any:
-    """A policy template filled in."""
-    return json.loads(fill(_template(name), values))
+def render(name: str, **values: str) -> Document:
+    """A whole document template (a trust policy) filled in."""
+    doc = json.loads(fill(_template(name), values))
+    if not isinstance(doc, dict):
+        raise ValueError(f"policy template {name} is not a JSON object")
+    return doc
 
 
-def document(*statements: Any) -> dict[str, Any]:
-    flat: list[Any] = []
+def render_statements(name: str, **values: str) -> list[Statement]:
+    """A statement template (one statement or a list of them) filled in."""
+    got = json.loads(fill(_template(name), values))
+    items = got if isinstance(got, list) else [got]
+    return [s for s in items if isinstance(s, dict)]
+
+
+def statement(sid: str, actions: list[str], resources: list[str]) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def document(*statements: Statement | list[Statement]) -> Document:
+    flat: list[Statement] = []
     for s in statements:
         flat.extend(s if isinstance(s, list) else [s])
     return {"Version": VERSION, "Statement": flat}
 
 
-def trust(service: str) -> dict[str, Any]:
+def trust(service: str) -> Document:
     return render(f"trust-{service}")
 
 
-def wildcards(doc: Any) -> list[str]:
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def statements_of(doc: Document) -> list[Statement]:
+    got = doc.get("Statement", [])
+    items = got if isinstance(got, list) else [got]
+    return [s for s in items if isinstance(s, dict)]
+
+
+def wildcards(doc: Document) -> list[str]:
     """Every Allow statement's `*` action, `service:*` action or `*` resource."""
     found = []
-    statements = doc.get("Statement", [])
-    for s in statements if isinstance(statements, list) else [statements]:
+    for s in statements_of(doc):
         if s.get("Effect") != "Allow":
             continue
-        actions = s.get("Action", [])
-        resources = s.get("Resource", [])
-        for a in [actions] if isinstance(actions, str) else actions:
+        for a in _strings(s.get("Action", [])):
             if a == "*" or a.endswith(":*"):
                 found.append(f"action {a}")
-        for r in [resources] if isinstance(resources, str) else resources:
+        for r in _strings(s.get("Resource", [])):
             if r == "*":
                 found.append("resource *")
     return found
 
 
-def canonical(doc: Any) -> str:
+def canonical(doc: object) -> str:
     """A stable text form so two documents compare by meaning, not by key order."""
     if isinstance(doc, str):
         from urllib.parse import unquote
@@ -81,7 +107,7 @@ def canonical(doc: Any) -> str:
     return json.dumps(_normalise(doc), sort_keys=True)
 
 
-def _normalise(x: Any) -> Any:
+def _normalise(x: object) -> object:
     if isinstance(x, dict):
         return {k: _normalise(v) for k, v in x.items()}
     if isinstance(x, list):

@@ -1,40 +1,162 @@
-"""Desired state as data: the settings become a list of resource specs. No I/O here."""
+"""Desired state as data: the settings become a list of typed resource specs. No I/O here.
+
+One frozen dataclass per resource kind holds exactly what that kind needs; `depends_on`
+names the specs made before it (and deleted after it)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 from ordercli.config import Settings
 from ordercli.deploy import policies
+from ordercli.deploy.functions import CONSUMER, TABLE, WORKFLOW, execution_prefix, queue_url
 from ordercli.deploy.package import function_zip
-from ordercli.names import FUNCTIONS, TAG_KEY, WORKFLOW_FUNCTIONS, Names
+from ordercli.deploy.policies import Document
+from ordercli.names import TAG_KEY, Names
 
 RUNTIME = "python3.12"
-HANDLER_MODULES = {
-    "ValidateOrder": "validate_order",
-    "ProcessPayment": "process_payment",
-    "SendNotification": "send_notification",
-    "StartOrderWorkflow": "start_order_workflow",
-}
+HANDLER_MODULES = {r.logical: r.module for r in TABLE}
 DLQ_RETENTION = 1_209_600  # 14 days, SQS's maximum: time to look at what failed
 QUEUE_RETENTION = 345_600  # 4 days, SQS's default
 BATCH_SIZE = 10
+Tags = dict[str, str]
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One resource as it should be. `depends_on` holds the keys of specs made before it."""
+    """One resource as it should be. `only_with` is the key of a spec made (and deleted)
+    with it: if that one is absent, this one is taken as absent without being read (so a stack
+    that never had a web app is never asked of Elastic Beanstalk, whose permissions its user
+    may lack)."""
 
-    kind: str
+    kind: ClassVar[str] = ""
     name: str
-    props: dict[str, Any] = field(default_factory=dict, compare=False)
+    _: KW_ONLY
     depends_on: tuple[str, ...] = ()
+    only_with: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class QueueSpec(Spec):
+    kind: ClassVar[str] = "queue"
+    attributes: dict[str, str]
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class TopicSpec(Spec):
+    kind: ClassVar[str] = "topic"
+    arn: str
+    email: str | None
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class TableSpec(Spec):
+    """The payments table (ProcessPayment's idempotency record, keyed by orderId)."""
+
+    kind: ClassVar[str] = "table"
+    arn: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class RoleSpec(Spec):
+    kind: ClassVar[str] = "role"
+    trust: Document
+    policy: Document | None  # the one inline policy, named POLICY_NAME
+    managed_policies: tuple[str, ...]
+    tags: Tags
+
+
+POLICY_NAME = "least-privilege"
+
+
+@dataclass(frozen=True)
+class LogGroupSpec(Spec):
+    kind: ClassVar[str] = "log_group"
+    retention: int
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class FunctionSpec(Spec):
+    kind: ClassVar[str] = "function"
+    role_arn: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    zip: bytes
+    code_sha256: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class StateMachineSpec(Spec):
+    kind: ClassVar[str] = "state_machine"
+    arn: str
+    definition: str
+    role_arn: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class MappingSpec(Spec):
+    kind: ClassVar[str] = "event_source_mapping"
+    queue_arn: str
+    function: str
+    batch_size: int
+    response_types: tuple[str, ...]
+    max_concurrency: int | None
+
+
+@dataclass(frozen=True)
+class DashboardSpec(Spec):
+    kind: ClassVar[str] = "dashboard"
+    body: str
+
+
+@dataclass(frozen=True)
+class AlarmSpec(Spec):
+    """A metric alarm; `alarm` holds PutMetricAlarm's arguments but the name and tags."""
+
+    kind: ClassVar[str] = "alarm"
+    alarm: dict[str, object]
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class InstanceProfileSpec(Spec):
+    kind: ClassVar[str] = "instance_profile"
+    role: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class EbApplicationSpec(Spec):
+    kind: ClassVar[str] = "eb_application"
+    version_label: str
+    bundle: bytes
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class EbEnvironmentSpec(Spec):
+    kind: ClassVar[str] = "eb_environment"
+    application: str
+    version_label: str
+    options: tuple[dict[str, str], ...]
+    solution_stack: str | None
+    timeout: int
+    tags: Tags
 
 
 def key(kind: str, name: str) -> str:
@@ -48,7 +170,9 @@ def workflow_definition(names: Names, lambda_timeout: int | None = None) -> str:
     """The ASL from definitions/, every function placeholder filled with its ARN; with
     `lambda_timeout`, every Task's TimeoutSeconds set from it (`with_task_timeout`)."""
     text = (policies.definitions_dir() / "workflow.asl.json").read_text(encoding="utf-8")
-    filled = policies.fill(text, {f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS})
+    filled = policies.fill(
+        text, {f"{r.logical}Arn": names.function_arn(r.logical) for r in WORKFLOW}
+    )
     definition = json.dumps(json.loads(filled), separators=(",", ":"), sort_keys=True)
     return definition if lambda_timeout is None else with_task_timeout(definition, lambda_timeout)
 
@@ -63,165 +187,99 @@ def with_task_timeout(definition: str, lambda_timeout: int) -> str:
     return json.dumps(asl, separators=(",", ":"), sort_keys=True)
 
 
-def _function_policy(names: Names, logical: str) -> dict[str, Any]:
-    statements: list[Any] = [
-        policies.render("lambda-logs", LogGroupArn=names.log_group_arn(logical))
-    ]
-    if logical == "SendNotification":
-        statements.append(policies.render("notifier", TopicArn=names.topic_arn))
-    if logical == "ProcessPayment":
-        statements.append(policies.render("payments", TableArn=names.payments_table_arn))
-    if logical == "StartOrderWorkflow":
-        statements.append(
-            policies.render(
-                "consumer",
-                QueueArn=names.queue_arn(),
-                DlqArn=names.dlq_arn,
-                StateMachineArn=names.state_machine_arn,
-                ExecutionArnPrefix=names.state_machine_arn.replace(":stateMachine:", ":execution:"),
-            )
-        )
-    return policies.document(*statements)
-
-
-def _function_env(settings: Settings, names: Names, logical: str) -> dict[str, str]:
-    if logical == "ProcessPayment":
-        seed = settings["payment.seed"]
-        return {
-            "PAYMENT_SUCCESS_RATE": str(float(settings["payment.success_rate"])),
-            "PAYMENT_SEED": "" if seed is None else str(seed),
-            "PAYMENTS_TABLE": names.payments_table,
-        }
-    if logical == "SendNotification":
-        return {"TOPIC_ARN": names.topic_arn}
-    if logical == "StartOrderWorkflow":
-        return {
-            "STATE_MACHINE_ARN": names.state_machine_arn,
-            "QUEUE_URL": queue_url(names),
-            "DLQ_URL": queue_url(names, names.dlq),
-            "MAX_RECEIVE_COUNT": str(settings["queue.max_receive_count"]),
-        }
-    return {}
+def _lambda_trust_role(names: Names, logical: str, tags: Tags) -> RoleSpec:
+    row = next(r for r in TABLE if r.logical == logical)
+    logs = policies.render_statements("lambda-logs", LogGroupArn=names.log_group_arn(logical))
+    return RoleSpec(
+        names.function_role(logical),
+        trust=policies.trust("lambda"),
+        policy=policies.document(logs, row.statements(names)),
+        managed_policies=(),
+        tags=tags,
+    )
 
 
 def build_specs(settings: Settings, names: Names, *, webapp: bool = False) -> list[Spec]:
     """Every resource of the stack, in an order where each spec follows its dependencies.
     `webapp`: include the Elastic Beanstalk web app (the aws target)."""
     tags = {TAG_KEY: names.stack}
+    redrive = {
+        "deadLetterTargetArn": names.dlq_arn,
+        "maxReceiveCount": settings["queue.max_receive_count"],
+    }
     specs: list[Spec] = [
-        Spec(
-            "queue",
-            names.dlq,
-            {"attributes": {"MessageRetentionPeriod": str(DLQ_RETENTION)}, "tags": tags},
-        ),
-        Spec(
-            "queue",
+        QueueSpec(names.dlq, attributes={"MessageRetentionPeriod": str(DLQ_RETENTION)}, tags=tags),
+        QueueSpec(
             names.queue,
-            {
-                "attributes": {
-                    "VisibilityTimeout": str(settings["queue.visibility_timeout"]),
-                    "MessageRetentionPeriod": str(QUEUE_RETENTION),
-                    "RedrivePolicy": json.dumps(
-                        {
-                            "deadLetterTargetArn": names.dlq_arn,
-                            "maxReceiveCount": settings["queue.max_receive_count"],
-                        }
-                    ),
-                },
-                "tags": tags,
+            attributes={
+                "VisibilityTimeout": str(settings["queue.visibility_timeout"]),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION),
+                "RedrivePolicy": json.dumps(redrive),
             },
-            (key("queue", names.dlq),),
+            tags=tags,
+            depends_on=(key("queue", names.dlq),),
         ),
-        Spec(
-            "topic",
-            names.topic,
-            {"arn": names.topic_arn, "email": settings["notify.email"], "tags": tags},
-        ),
-        Spec("table", names.payments_table, {"arn": names.payments_table_arn, "tags": tags}),
+        TopicSpec(names.topic, arn=names.topic_arn, email=settings["notify.email"], tags=tags),
+        TableSpec(names.payments_table, arn=names.payments_table_arn, tags=tags),
     ]
-    for logical in FUNCTIONS:
-        fn = names.function(logical)
-        role = names.function_role(logical)
-        group = names.log_group(logical)
-        specs.append(
-            Spec(
-                "role",
-                role,
-                {
-                    "trust": policies.trust("lambda"),
-                    "policy_name": "least-privilege",
-                    "policy": _function_policy(names, logical),
-                    "tags": tags,
-                },
-            )
+    for row in TABLE:
+        role = _lambda_trust_role(names, row.logical, tags)
+        group = LogGroupSpec(
+            names.log_group(row.logical), retention=settings["log_retention_days"], tags=tags
         )
-        specs.append(
-            Spec("log_group", group, {"retention": settings["log_retention_days"], "tags": tags})
-        )
-        bundle = function_zip(HANDLER_MODULES[logical])
-        specs.append(
-            Spec(
-                "function",
-                fn,
-                {
-                    "role_arn": names.role_arn(role),
-                    "handler": f"lambda_src.{HANDLER_MODULES[logical]}.handler",
-                    "runtime": RUNTIME,
-                    "timeout": settings["lambda.timeout"],
-                    "memory": settings["lambda.memory"],
-                    "environment": _function_env(settings, names, logical),
-                    "zip": bundle.data,
-                    "code_sha256": bundle.sha256_b64,
-                    "tags": tags,
-                },
-                (key("role", role), key("log_group", group)),
-            )
-        )
-    specs.append(
-        Spec(
-            "role",
-            names.workflow_role,
-            {
-                "trust": policies.trust("states"),
-                "policy_name": "least-privilege",
-                "policy": policies.document(
-                    policies.render(
-                        "workflow", **{f"{f}Arn": names.function_arn(f) for f in WORKFLOW_FUNCTIONS}
-                    )
-                ),
-                "tags": tags,
-            },
-        )
-    )
-    specs.append(
-        Spec(
-            "state_machine",
-            names.state_machine,
-            {
-                "arn": names.state_machine_arn,
-                "definition": workflow_definition(names, settings["lambda.timeout"]),
-                "role_arn": names.role_arn(names.workflow_role),
-                "tags": tags,
-            },
-            (
-                key("role", names.workflow_role),
-                *(key("function", names.function(f)) for f in WORKFLOW_FUNCTIONS),
+        bundle = function_zip(row.module)
+        specs += [
+            role,
+            group,
+            FunctionSpec(
+                names.function(row.logical),
+                role_arn=names.role_arn(role.name),
+                handler=f"lambda_src.{row.module}.handler",
+                runtime=RUNTIME,
+                timeout=settings["lambda.timeout"],
+                memory=settings["lambda.memory"],
+                environment=row.environment(settings, names),
+                zip=bundle.data,
+                code_sha256=bundle.sha256_b64,
+                tags=tags,
+                depends_on=(role.key, group.key),
             ),
-        )
+        ]
+    invoke = policies.statement(
+        "InvokeOrderFunctions",
+        ["lambda:InvokeFunction"],
+        [names.function_arn(r.logical) for r in WORKFLOW],
     )
-    consumer = names.function("StartOrderWorkflow")
+    specs += [
+        RoleSpec(
+            names.workflow_role,
+            trust=policies.trust("states"),
+            policy=policies.document(invoke),
+            managed_policies=(),
+            tags=tags,
+        ),
+        StateMachineSpec(
+            names.state_machine,
+            arn=names.state_machine_arn,
+            definition=workflow_definition(names, settings["lambda.timeout"]),
+            role_arn=names.role_arn(names.workflow_role),
+            tags=tags,
+            depends_on=(
+                key("role", names.workflow_role),
+                *(key("function", names.function(r.logical)) for r in WORKFLOW),
+            ),
+        ),
+    ]
+    consumer = names.function(CONSUMER.logical)
     specs.append(
-        Spec(
-            "event_source_mapping",
+        MappingSpec(
             f"{names.queue}->{consumer}",
-            {
-                "queue_arn": names.queue_arn(),
-                "function": consumer,
-                "batch_size": BATCH_SIZE,
-                "response_types": ["ReportBatchItemFailures"],
-                "max_concurrency": settings["queue.max_concurrency"],
-            },
-            (
+            queue_arn=names.queue_arn(),
+            function=consumer,
+            batch_size=BATCH_SIZE,
+            response_types=("ReportBatchItemFailures",),
+            max_concurrency=settings["queue.max_concurrency"],
+            depends_on=(
                 key("queue", names.queue),
                 key("function", consumer),
                 key("state_machine", names.state_machine),
@@ -241,11 +299,11 @@ EB_SERVICE = (
 )
 
 
-def queue_url(names: Names, queue: str | None = None) -> str:
-    return f"https://sqs.{names.region}.amazonaws.com/{names.account}/{queue or names.queue}"
+def _option(namespace: str, name: str, value: str) -> dict[str, str]:
+    return {"Namespace": namespace, "OptionName": name, "Value": value}
 
 
-def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list[Spec]:
+def webapp_specs(settings: Settings, names: Names, tags: Tags) -> list[Spec]:
     """Instance role and profile, service role, application with a content-addressed version,
     and the environment. Every name is known in advance, so the environment (the slow part)
     needs only these, not the rest of the stack, and is built alongside it."""
@@ -254,7 +312,6 @@ def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list
     bundle = webapp_bundle()
     label = f"ordercli-{bundle.sha256_hex[:16]}"
     p = names.partition
-    execution_prefix = names.state_machine_arn.replace(":stateMachine:", ":execution:")
     instance_role, service_role = names.webapp_instance_role, names.webapp_service_role
     app = names.webapp_application
     env_vars = {
@@ -263,91 +320,64 @@ def webapp_specs(settings: Settings, names: Names, tags: dict[str, str]) -> list
         "AWS_REGION": names.region,
         "ORDERCLI_CURRENCY": settings["webapp.currency"],
     }
-    options = [
-        {
-            "Namespace": "aws:autoscaling:launchconfiguration",
-            "OptionName": "IamInstanceProfile",
-            "Value": instance_role,
-        },
-        {
-            "Namespace": "aws:ec2:instances",
-            "OptionName": "InstanceTypes",
-            "Value": settings["webapp.instance_type"],
-        },
-        {
-            "Namespace": "aws:elasticbeanstalk:environment",
-            "OptionName": "EnvironmentType",
-            "Value": "SingleInstance",
-        },
-        {
-            "Namespace": "aws:elasticbeanstalk:environment",
-            "OptionName": "ServiceRole",
-            "Value": service_role,
-        },
-        {
-            "Namespace": "aws:elasticbeanstalk:healthreporting:system",
-            "OptionName": "SystemType",
-            "Value": "enhanced",
-        },
+    options = (
+        _option("aws:autoscaling:launchconfiguration", "IamInstanceProfile", instance_role),
+        _option("aws:ec2:instances", "InstanceTypes", settings["webapp.instance_type"]),
+        _option("aws:elasticbeanstalk:environment", "EnvironmentType", "SingleInstance"),
+        _option("aws:elasticbeanstalk:environment", "ServiceRole", service_role),
+        _option("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
         *(
-            {
-                "Namespace": "aws:elasticbeanstalk:application:environment",
-                "OptionName": k,
-                "Value": v,
-            }
+            _option("aws:elasticbeanstalk:application:environment", k, v)
             for k, v in env_vars.items()
         ),
-    ]
+    )
+    web_statements = policies.render_statements(
+        "webapp", QueueArn=names.queue_arn(), ExecutionArnPrefix=execution_prefix(names)
+    )
     return [
-        Spec(
-            "role",
+        RoleSpec(
             instance_role,
-            {
-                "trust": policies.trust("ec2"),
-                "policy_name": "least-privilege",
-                "policy": policies.document(
-                    policies.render(
-                        "webapp", QueueArn=names.queue_arn(), ExecutionArnPrefix=execution_prefix
-                    )
-                ),
-                "managed_policies": [EB_WEB_TIER.format(p=p)],
-                "tags": tags,
-            },
+            trust=policies.trust("ec2"),
+            policy=policies.document(web_statements),
+            managed_policies=(EB_WEB_TIER.format(p=p),),
+            tags=tags,
         ),
-        Spec(
-            "instance_profile",
+        InstanceProfileSpec(
             instance_role,
-            {"role": instance_role, "tags": tags},
-            (key("role", instance_role),),
+            role=instance_role,
+            tags=tags,
+            depends_on=(key("role", instance_role),),
+            only_with=key("role", instance_role),
         ),
-        Spec(
-            "role",
+        RoleSpec(
             service_role,
-            {
-                "trust": policies.trust("elasticbeanstalk"),
-                "policy_name": "least-privilege",
-                "policy": None,
-                "managed_policies": [a.format(p=p) for a in EB_SERVICE],
-                "tags": tags,
-            },
+            trust=policies.trust("elasticbeanstalk"),
+            policy=None,
+            managed_policies=tuple(a.format(p=p) for a in EB_SERVICE),
+            tags=tags,
         ),
-        Spec("eb_application", app, {"version_label": label, "bundle": bundle.data, "tags": tags}),
-        Spec(
-            "eb_environment",
+        EbApplicationSpec(
+            app,
+            version_label=label,
+            bundle=bundle.data,
+            tags=tags,
+            depends_on=(key("role", service_role),),
+            only_with=key("role", service_role),
+        ),
+        EbEnvironmentSpec(
             names.webapp_environment,
-            {
-                "application": app,
-                "version_label": label,
-                "options": options,
-                "solution_stack": settings["webapp.solution_stack"],
-                "timeout": settings["webapp.timeout"],
-                "tags": tags,
-            },
-            (
+            application=app,
+            version_label=label,
+            options=options,
+            solution_stack=settings["webapp.solution_stack"],
+            timeout=settings["webapp.timeout"],
+            tags=tags,
+            depends_on=(
                 key("eb_application", app),
                 key("instance_profile", instance_role),
                 key("role", service_role),
             ),
+            only_with=key("role", service_role),
         ),
     ]
 
@@ -358,8 +388,8 @@ def dashboard_body(names: Names) -> str:
     region, sm = names.region, names.state_machine_arn
 
     def widget(
-        title: str, metrics: list[Any], stat: str = "Sum", period: int = 300, **extra: Any
-    ) -> dict[str, Any]:
+        title: str, metrics: list[object], stat: str = "Sum", period: int = 300, **extra: object
+    ) -> dict[str, object]:
         return {
             "type": "metric",
             "width": 8,
@@ -408,7 +438,10 @@ def dashboard_body(names: Names) -> str:
         ),
         widget(
             "Lambda errors",
-            [["AWS/Lambda", "Errors", "FunctionName", names.function(f)] for f in FUNCTIONS],
+            [
+                ["AWS/Lambda", "Errors", "FunctionName", names.function(f)]
+                for f in (r.logical for r in TABLE)
+            ],
         ),
         widget(
             "Queue depth",
@@ -424,28 +457,25 @@ def dashboard_body(names: Names) -> str:
     return json.dumps({"widgets": widgets}, sort_keys=True)
 
 
-def monitoring_specs(names: Names, tags: dict[str, str]) -> list[Spec]:
+def monitoring_specs(names: Names, tags: Tags) -> list[Spec]:
     return [
-        Spec("dashboard", names.dashboard, {"body": dashboard_body(names)}),
-        Spec(
-            "alarm",
+        DashboardSpec(names.dashboard, body=dashboard_body(names)),
+        AlarmSpec(
             names.dlq_alarm,
-            {
-                "tags": tags,
-                "alarm": {
-                    "AlarmDescription": f"Orders of stack {names.stack} are being dead-lettered",
-                    "Namespace": "AWS/SQS",
-                    "MetricName": "ApproximateNumberOfMessagesVisible",
-                    "Dimensions": [{"Name": "QueueName", "Value": names.dlq}],
-                    "Statistic": "Maximum",
-                    "Period": 60,
-                    "EvaluationPeriods": 1,
-                    "Threshold": 0.0,
-                    "ComparisonOperator": "GreaterThanThreshold",
-                    "TreatMissingData": "notBreaching",
-                    "AlarmActions": [names.topic_arn],
-                },
+            alarm={
+                "AlarmDescription": f"Orders of stack {names.stack} are being dead-lettered",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": names.dlq}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 0.0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [names.topic_arn],
             },
-            (key("queue", names.dlq), key("topic", names.topic)),
+            tags=tags,
+            depends_on=(key("queue", names.dlq), key("topic", names.topic)),
         ),
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ordercli.context import Context
 from ordercli.deploy.apply import Listener, Result, apply
@@ -18,16 +17,22 @@ class StackResult:
     stack: str
     plan: Plan
     results: list[Result] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, object] = field(default_factory=dict)
     dry_run: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "target": self.target,
             "stack": self.stack,
             "dry_run": self.dry_run,
             "actions": [a.to_json() for a in self.plan.actions],
             "outputs": self.outputs,
+            # Deleted but not yet gone: AWS finishes these by itself (teardown).
+            "finishing": [
+                {"resource": r.action.spec.name, "kind": r.action.spec.kind, "detail": r.detail}
+                for r in self.results
+                if r.detail
+            ],
         }
 
 
@@ -67,8 +72,8 @@ def up(
 
         result.outputs["webapp_url"] = webapp.ensure(
             ctx.settings.stack,
-            result.outputs["queue_url"],
-            result.outputs["state_machine_arn"],
+            str(result.outputs["queue_url"]),
+            ctx.names.state_machine_arn,
             currency=ctx.settings["webapp.currency"],
         )
     return result
@@ -89,12 +94,12 @@ def teardown(
     return result
 
 
-def outputs(ctx: Context, plan: Plan) -> dict[str, Any]:
+def outputs(ctx: Context, plan: Plan) -> dict[str, object]:
     names = ctx.names
     queue = next(
         (a for a in plan.actions if a.spec.kind == "queue" and a.spec.name == names.queue), None
     )
-    url = (queue.current or {}).get("url") if queue else None
+    url = getattr(queue.current, "url", None) if queue else None
     if url is None:
         url = ctx.aws.client("sqs").get_queue_url(QueueName=names.queue)["QueueUrl"]
     return {

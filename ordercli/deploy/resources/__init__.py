@@ -1,10 +1,13 @@
-"""One module per resource kind, each with the same five plain functions:
-read (current state or None), diff (reasons it differs), create, update, delete."""
+"""One module per resource kind, each with the same five plain functions, typed with its own
+spec and state classes: read (current state or None), diff (a list of structured Changes),
+create, update (given the changes, so it acts on data), delete (which may return what AWS
+still finishes by itself, e.g. a mapping still Deleting)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ordercli.deploy.resources import (
     alarm,
@@ -21,14 +24,21 @@ from ordercli.deploy.resources import (
     table,
     topic,
 )
+from ordercli.deploy.resources._common import Change
+
+if TYPE_CHECKING:
+    from ordercli.aws import Aws
+    from ordercli.deploy.specs import Spec
 
 
 class ResourceKind(Protocol):
-    def read(self, aws: Any, spec: Any) -> dict[str, Any] | None: ...
-    def diff(self, spec: Any, current: dict[str, Any]) -> list[str]: ...
-    def create(self, aws: Any, spec: Any) -> None: ...
-    def update(self, aws: Any, spec: Any, current: dict[str, Any]) -> None: ...
-    def delete(self, aws: Any, spec: Any, current: dict[str, Any]) -> None: ...
+    """The registry's view: a kind module is called with its own spec and state types."""
+
+    def read(self, aws: Aws, spec: Spec) -> object | None: ...
+    def diff(self, spec: Spec, current: object) -> list[Change]: ...
+    def create(self, aws: Aws, spec: Spec) -> None: ...
+    def update(self, aws: Aws, spec: Spec, current: object, changes: Sequence[Change]) -> None: ...
+    def delete(self, aws: Aws, spec: Spec, current: object) -> str | None: ...
 
 
 KINDS: dict[str, ModuleType] = {

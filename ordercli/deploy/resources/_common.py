@@ -1,25 +1,34 @@
-"""Small helpers the resource modules share."""
+"""What the resource modules share: the structured change a diff returns, and tag helpers."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ordercli.aws import error_code
-
-
-def missing(exc: BaseException, *codes: str) -> bool:
-    """Whether an AWS error means 'not there'."""
-    return error_code(exc) in codes
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
-def changed(label: str, want: Any, have: Any) -> list[str]:
-    return [] if want == have else [f"{label}: live {have!r}, config {want!r}"]
+@dataclass(frozen=True)
+class Change:
+    """One way a resource differs from its spec. `update` decides from `what`; the plan shows
+    `str(change)`. `note` replaces the have -> want text where that would be noise (code,
+    whole documents)."""
+
+    what: str
+    have: object = None
+    want: object = None
+    note: str = ""
+
+    def __str__(self) -> str:
+        return self.note or f"{self.what}: live {self.have!r}, config {self.want!r}"
+
+
+def changed(what: str, want: object, have: object) -> list[Change]:
+    return [] if want == have else [Change(what, have, want)]
 
 
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE")
 
 
-def env_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:
+def env_note(want: dict[str, str], have: dict[str, str]) -> str:
     """Which environment variables differ, by name; values only of keys that do not look
     secret."""
     out = []
@@ -30,9 +39,21 @@ def env_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:
             out.append(f"environment {key} changed (value hidden)")
         else:
             out.append(f"environment {key}: live {have.get(key)!r}, config {want.get(key)!r}")
-    return out
+    return "; ".join(out)
 
 
-def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[str]:
+def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[Change]:
     lost = {k: v for k, v in want.items() if have.get(k) != v}
-    return [f"tags missing: {', '.join(f'{k}={v}' for k, v in lost.items())}"] if lost else []
+    if not lost:
+        return []
+    text = ", ".join(f"{k}={v}" for k, v in lost.items())
+    return [Change("tags", have, want, note=f"tags missing: {text}")]
+
+
+def tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    """Tags as the [{Key, Value}] list most APIs take."""
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+def whats(changes: Sequence[Change]) -> set[str]:
+    return {c.what for c in changes}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.deploy.resources._common import changed
+from ordercli.aws import Aws
+from ordercli.deploy.resources._common import Change, changed, tag_list
+from ordercli.deploy.specs import AlarmSpec
 
 COMPARED = (
     "Namespace",
@@ -20,34 +23,35 @@ COMPARED = (
 )
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class AlarmState:
+    settings: dict[str, object]  # DescribeAlarms' fields, of which COMPARED are compared
+
+
+def read(aws: Aws, spec: AlarmSpec) -> AlarmState | None:
     alarms = aws.client("cloudwatch").describe_alarms(AlarmNames=[spec.name])["MetricAlarms"]
-    return alarms[0] if alarms else None
+    return AlarmState(alarms[0]) if alarms else None
 
 
-def _args(spec: Any) -> dict[str, Any]:
-    return {"AlarmName": spec.name, **spec.props["alarm"]}
-
-
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    want = spec.props["alarm"]
-    reasons: list[str] = []
+def diff(spec: AlarmSpec, current: AlarmState) -> list[Change]:
+    changes: list[Change] = []
     for key in COMPARED:
-        have = current.get(key)
-        if key == "Threshold" and have is not None:
+        have = current.settings.get(key)
+        if key == "Threshold" and isinstance(have, int | float):
             have = float(have)
-        reasons += changed(key, want.get(key), have)
-    return reasons
+        changes += changed(key, spec.alarm.get(key), have)
+    return changes
 
 
-def create(aws: Any, spec: Any) -> None:
-    tags = [{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]
-    aws.client("cloudwatch").put_metric_alarm(**_args(spec), Tags=tags)
+def create(aws: Aws, spec: AlarmSpec) -> None:
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=spec.name, **spec.alarm, Tags=tag_list(spec.tags)
+    )
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
-    aws.client("cloudwatch").put_metric_alarm(**_args(spec))
+def update(aws: Aws, spec: AlarmSpec, current: AlarmState, changes: Sequence[Change]) -> None:
+    aws.client("cloudwatch").put_metric_alarm(AlarmName=spec.name, **spec.alarm)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def delete(aws: Aws, spec: AlarmSpec, current: AlarmState) -> None:
     aws.client("cloudwatch").delete_alarms(AlarmNames=[spec.name])

@@ -3,44 +3,42 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.deploy.resources._common import missing
+from ordercli.aws import Aws, absent_is_none
+from ordercli.deploy.resources._common import Change
+from ordercli.deploy.specs import DashboardSpec
 
-NOT_FOUND = ("ResourceNotFound", "DashboardNotFoundError", "ResourceNotFoundException")
+
+@dataclass(frozen=True)
+class DashboardState:
+    body: str
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+def read(aws: Aws, spec: DashboardSpec) -> DashboardState | None:
+    cw = aws.client("cloudwatch")
+    got = absent_is_none(lambda: cw.get_dashboard(DashboardName=spec.name))
+    return None if got is None else DashboardState(got.get("DashboardBody", "{}"))
+
+
+def diff(spec: DashboardSpec, current: DashboardState) -> list[Change]:
     try:
-        got = aws.client("cloudwatch").get_dashboard(DashboardName=spec.name)
-    except Exception as exc:
-        if missing(exc, *NOT_FOUND):
-            return None
-        raise
-    return {"body": got.get("DashboardBody", "{}")}
-
-
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    try:
-        same = json.loads(current["body"]) == json.loads(spec.props["body"])
+        same = json.loads(current.body) == json.loads(spec.body)
     except ValueError:
         same = False
-    return [] if same else ["widgets changed"]
+    return [] if same else [Change("widgets", note="widgets changed")]
 
 
-def create(aws: Any, spec: Any) -> None:
-    aws.client("cloudwatch").put_dashboard(
-        DashboardName=spec.name, DashboardBody=spec.props["body"]
-    )
+def create(aws: Aws, spec: DashboardSpec) -> None:
+    aws.client("cloudwatch").put_dashboard(DashboardName=spec.name, DashboardBody=spec.body)
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def update(
+    aws: Aws, spec: DashboardSpec, current: DashboardState, changes: Sequence[Change]
+) -> None:
     create(aws, spec)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
-    try:
-        aws.client("cloudwatch").delete_dashboards(DashboardNames=[spec.name])
-    except Exception as exc:
-        if not missing(exc, *NOT_FOUND):
-            raise
+def delete(aws: Aws, spec: DashboardSpec, current: DashboardState) -> None:
+    absent_is_none(lambda: aws.client("cloudwatch").delete_dashboards(DashboardNames=[spec.name]))

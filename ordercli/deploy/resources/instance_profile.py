@@ -2,47 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.deploy.resources._common import missing
-
-
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
-    try:
-        got = aws.client("iam").get_instance_profile(InstanceProfileName=spec.name)
-    except Exception as exc:
-        if missing(exc, "NoSuchEntity"):
-            return None
-        raise
-    return {"roles": [r["RoleName"] for r in got["InstanceProfile"].get("Roles", [])]}
+from ordercli.aws import Aws, absent_is_none
+from ordercli.deploy.resources._common import Change, tag_list
+from ordercli.deploy.specs import InstanceProfileSpec
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    return (
-        []
-        if current["roles"] == [spec.props["role"]]
-        else [f"roles: live {current['roles']}, config [{spec.props['role']}]"]
-    )
+@dataclass(frozen=True)
+class ProfileState:
+    roles: list[str]
 
 
-def create(aws: Any, spec: Any) -> None:
+def read(aws: Aws, spec: InstanceProfileSpec) -> ProfileState | None:
     iam = aws.client("iam")
-    iam.create_instance_profile(
-        InstanceProfileName=spec.name,
-        Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
-    )
-    iam.add_role_to_instance_profile(InstanceProfileName=spec.name, RoleName=spec.props["role"])
+    got = absent_is_none(lambda: iam.get_instance_profile(InstanceProfileName=spec.name))
+    if got is None:
+        return None
+    return ProfileState([r["RoleName"] for r in got["InstanceProfile"].get("Roles", [])])
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def diff(spec: InstanceProfileSpec, current: ProfileState) -> list[Change]:
+    want = [spec.role]
+    return [] if current.roles == want else [Change("roles", current.roles, want)]
+
+
+def create(aws: Aws, spec: InstanceProfileSpec) -> None:
     iam = aws.client("iam")
-    for role in current["roles"]:
+    iam.create_instance_profile(InstanceProfileName=spec.name, Tags=tag_list(spec.tags))
+    iam.add_role_to_instance_profile(InstanceProfileName=spec.name, RoleName=spec.role)
+
+
+def update(
+    aws: Aws, spec: InstanceProfileSpec, current: ProfileState, changes: Sequence[Change]
+) -> None:
+    iam = aws.client("iam")
+    for role in current.roles:
         iam.remove_role_from_instance_profile(InstanceProfileName=spec.name, RoleName=role)
-    iam.add_role_to_instance_profile(InstanceProfileName=spec.name, RoleName=spec.props["role"])
+    iam.add_role_to_instance_profile(InstanceProfileName=spec.name, RoleName=spec.role)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def delete(aws: Aws, spec: InstanceProfileSpec, current: ProfileState) -> None:
     iam = aws.client("iam")
-    for role in current["roles"]:
+    for role in current.roles:
         iam.remove_role_from_instance_profile(InstanceProfileName=spec.name, RoleName=role)
     iam.delete_instance_profile(InstanceProfileName=spec.name)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.deploy.resources._common import changed, missing, tag_diff
+from ordercli.aws import Aws, absent_is_none
+from ordercli.deploy.resources._common import Change, changed, tag_diff, whats
+from ordercli.deploy.specs import LogGroupSpec
+from ordercli.errors import Conflict
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class LogGroupState:
+    retention: int | None
+    tags: dict[str, str]
+    arn: str
+
+
+def read(aws: Aws, spec: LogGroupSpec) -> LogGroupState | None:
     logs = aws.client("logs")
     groups = logs.describe_log_groups(logGroupNamePrefix=spec.name)["logGroups"]
     group = next((g for g in groups if g["logGroupName"] == spec.name), None)
@@ -15,37 +26,31 @@ def read(aws: Any, spec: Any) -> dict[str, Any] | None:
         return None
     arn = group["arn"].removesuffix(":*")
     tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-    return {"retention": group.get("retentionInDays"), "tags": tags, "arn": arn}
+    return LogGroupState(group.get("retentionInDays"), tags, arn)
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    return changed("retention days", spec.props["retention"], current["retention"]) + tag_diff(
-        spec.props["tags"], current["tags"]
+def diff(spec: LogGroupSpec, current: LogGroupState) -> list[Change]:
+    return changed("retention days", spec.retention, current.retention) + tag_diff(
+        spec.tags, current.tags
     )
 
 
-def create(aws: Any, spec: Any) -> None:
+def create(aws: Aws, spec: LogGroupSpec) -> None:
     logs = aws.client("logs")
     try:
-        logs.create_log_group(logGroupName=spec.name, tags=spec.props["tags"])
-    except Exception as exc:
-        # A function invoked before `up` made the group (Lambda creates it on first log line).
-        if not missing(exc, "ResourceAlreadyExistsException"):
-            raise
-    logs.put_retention_policy(logGroupName=spec.name, retentionInDays=spec.props["retention"])
+        logs.create_log_group(logGroupName=spec.name, tags=spec.tags)
+    except Conflict:  # a function invoked before `up` made it (Lambda does on its first line)
+        pass
+    logs.put_retention_policy(logGroupName=spec.name, retentionInDays=spec.retention)
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def update(aws: Aws, spec: LogGroupSpec, current: LogGroupState, changes: Sequence[Change]) -> None:
     logs = aws.client("logs")
-    if current["retention"] != spec.props["retention"]:
-        logs.put_retention_policy(logGroupName=spec.name, retentionInDays=spec.props["retention"])
-    if tag_diff(spec.props["tags"], current["tags"]):
-        logs.tag_resource(resourceArn=current["arn"], tags=spec.props["tags"])
+    if "retention days" in whats(changes):
+        logs.put_retention_policy(logGroupName=spec.name, retentionInDays=spec.retention)
+    if "tags" in whats(changes):
+        logs.tag_resource(resourceArn=current.arn, tags=spec.tags)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
-    try:
-        aws.client("logs").delete_log_group(logGroupName=spec.name)
-    except Exception as exc:
-        if not missing(exc, "ResourceNotFoundException"):
-            raise
+def delete(aws: Aws, spec: LogGroupSpec, current: LogGroupState) -> None:
+    absent_is_none(lambda: aws.client("logs").delete_log_group(logGroupName=spec.name))

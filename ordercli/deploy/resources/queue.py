@@ -3,61 +3,92 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ordercli.deploy.resources._common import missing, tag_diff
+from ordercli.aws import Aws, absent_is_none, error_code, wait_for
+from ordercli.deploy.resources._common import Change, tag_diff
+from ordercli.deploy.specs import QueueSpec
 
-NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+NAME_HOLD = 60.0  # "You must wait 60 seconds after deleting a queue" (SQS DeleteQueue docs)
+RECENTLY = ("AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently")
 
 
-def find_url(sqs: Any, name: str) -> str | None:
+@dataclass(frozen=True)
+class QueueState:
+    url: str
+    attributes: dict[str, str]
+    tags: dict[str, str]
+
+
+def find_url(sqs: SQSClient, name: str) -> str | None:
     """A queue's URL, or None if there is no such queue."""
-    try:
-        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-    except Exception as exc:
-        if missing(exc, *NOT_FOUND):
-            return None
-        raise
+    got = absent_is_none(lambda: sqs.get_queue_url(QueueName=name))
+    return None if got is None else str(got["QueueUrl"])
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+def read(aws: Aws, spec: QueueSpec) -> QueueState | None:
     sqs = aws.client("sqs")
     url = find_url(sqs, spec.name)
     if url is None:
         return None
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
-    return {"url": url, "attributes": attrs, "tags": tags}
+    return QueueState(url, attrs, tags)
 
 
-def _norm(name: str, value: str) -> Any:
+def _norm(name: str, value: str) -> object:
     return json.loads(value) if name == "RedrivePolicy" else str(value)
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    reasons = []
-    for name, want in spec.props["attributes"].items():
-        have = current["attributes"].get(name)
+def diff(spec: QueueSpec, current: QueueState) -> list[Change]:
+    changes = []
+    for name, want in spec.attributes.items():
+        have = current.attributes.get(name)
         if have is None or _norm(name, have) != _norm(name, want):
-            reasons.append(f"{name}: live {have}, config {want}")
-    return reasons + tag_diff(spec.props["tags"], current["tags"])
+            changes.append(Change(name, have, want, note=f"{name}: live {have}, config {want}"))
+    return changes + tag_diff(spec.tags, current.tags)
 
 
-def create(aws: Any, spec: Any) -> None:
-    aws.client("sqs").create_queue(
-        QueueName=spec.name, Attributes=spec.props["attributes"], tags=spec.props["tags"]
+def create(aws: Aws, spec: QueueSpec) -> None:
+    """Create; if the name was deleted less than a minute ago, wait until SQS frees it."""
+    sqs = aws.client("sqs")
+
+    def attempt() -> bool | None:
+        try:
+            sqs.create_queue(QueueName=spec.name, Attributes=spec.attributes, tags=spec.tags)
+        except Exception as exc:
+            if error_code(exc) in RECENTLY:
+                return None
+            raise
+        return True
+
+    wait_for(
+        aws,
+        attempt,
+        what=f"SQS to free the name {spec.name}",
+        timeout=NAME_HOLD + 30,
+        expected=NAME_HOLD,
+        why=(
+            f"queue {spec.name} was deleted less than a minute ago; SQS holds a deleted "
+            f"queue's name for {NAME_HOLD:.0f} s, so this waits and then creates it."
+        ),
     )
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def update(aws: Aws, spec: QueueSpec, current: QueueState, changes: Sequence[Change]) -> None:
     sqs = aws.client("sqs")
-    sqs.set_queue_attributes(QueueUrl=current["url"], Attributes=spec.props["attributes"])
-    sqs.tag_queue(QueueUrl=current["url"], Tags=spec.props["tags"])
+    if any(c.what != "tags" for c in changes):
+        sqs.set_queue_attributes(QueueUrl=current.url, Attributes=spec.attributes)
+    if any(c.what == "tags" for c in changes):
+        sqs.tag_queue(QueueUrl=current.url, Tags=spec.tags)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
-    try:
-        aws.client("sqs").delete_queue(QueueUrl=current["url"])
-    except Exception as exc:
-        if not missing(exc, *NOT_FOUND):
-            raise
+def delete(aws: Aws, spec: QueueSpec, current: QueueState) -> str | None:
+    if absent_is_none(lambda: aws.client("sqs").delete_queue(QueueUrl=current.url)) is None:
+        return None
+    return f"deleted; SQS holds the name for {NAME_HOLD:.0f} s (a new `up` waits for it)"

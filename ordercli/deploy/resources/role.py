@@ -1,107 +1,108 @@
-"""IAM roles: one per function and one for the state machine, each with one inline policy."""
+"""IAM roles: one per function, one for the state machine and two for the web app, each with
+at most one inline policy and any AWS-managed policies."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from ordercli.aws import Aws, absent_is_none
 from ordercli.deploy.policies import canonical
-from ordercli.deploy.resources._common import missing, tag_diff
+from ordercli.deploy.resources._common import Change, tag_diff, tag_list, whats
+from ordercli.deploy.specs import POLICY_NAME, RoleSpec
+
+TRUST, INLINE, MANAGED, TAGS = "trust policy", "inline policy", "managed policies", "tags"
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class RoleState:
+    arn: str
+    trust: object  # the document as IAM returns it (URL-encoded text or parsed)
+    policy: object | None
+    attached: tuple[str, ...]
+    tags: dict[str, str]
+
+
+def read(aws: Aws, spec: RoleSpec) -> RoleState | None:
     iam = aws.client("iam")
-    try:
-        role = iam.get_role(RoleName=spec.name)["Role"]
-    except Exception as exc:
-        if missing(exc, "NoSuchEntity"):
-            return None
-        raise
+    got = absent_is_none(lambda: iam.get_role(RoleName=spec.name))
+    if got is None:
+        return None
+    role = got["Role"]
     policy = None
-    if spec.props.get("policy") is not None:
-        try:
-            policy = iam.get_role_policy(RoleName=spec.name, PolicyName=spec.props["policy_name"])[
-                "PolicyDocument"
-            ]
-        except Exception as exc:
-            if not missing(exc, "NoSuchEntity"):
-                raise
-    attached = None
-    if spec.props.get("managed_policies"):
-        attached = sorted(
-            p["PolicyArn"]
-            for p in iam.list_attached_role_policies(RoleName=spec.name)["AttachedPolicies"]
+    if spec.policy is not None:
+        found = absent_is_none(
+            lambda: iam.get_role_policy(RoleName=spec.name, PolicyName=POLICY_NAME)
         )
-    return {
-        "arn": role["Arn"],
-        "trust": role.get("AssumeRolePolicyDocument"),
-        "policy": policy,
-        "attached": attached,
-        "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
-    }
+        policy = None if found is None else found["PolicyDocument"]
+    attached: tuple[str, ...] = ()
+    if spec.managed_policies:
+        listed = iam.list_attached_role_policies(RoleName=spec.name)["AttachedPolicies"]
+        attached = tuple(sorted(p["PolicyArn"] for p in listed))
+    return RoleState(
+        role["Arn"],
+        role.get("AssumeRolePolicyDocument"),
+        policy,
+        attached,
+        {t["Key"]: t["Value"] for t in role.get("Tags", [])},
+    )
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    reasons = []
-    if current["trust"] is None or canonical(current["trust"]) != canonical(spec.props["trust"]):
-        reasons.append("trust policy differs")
-    if spec.props.get("policy") is not None:
-        if current["policy"] is None:
-            reasons.append(f"inline policy {spec.props['policy_name']} missing")
-        elif canonical(current["policy"]) != canonical(spec.props["policy"]):
-            reasons.append(f"inline policy {spec.props['policy_name']} differs")
-    managed = sorted(spec.props.get("managed_policies") or [])
-    if managed and current.get("attached") != managed:
-        reasons.append("managed policies differ")
-    return reasons + tag_diff(spec.props["tags"], current["tags"])
+def diff(spec: RoleSpec, current: RoleState) -> list[Change]:
+    changes = []
+    if current.trust is None or canonical(current.trust) != canonical(spec.trust):
+        changes.append(Change(TRUST, note="trust policy differs"))
+    if spec.policy is not None:
+        if current.policy is None:
+            changes.append(Change(INLINE, note=f"inline policy {POLICY_NAME} missing"))
+        elif canonical(current.policy) != canonical(spec.policy):
+            changes.append(Change(INLINE, note=f"inline policy {POLICY_NAME} differs"))
+    want = tuple(sorted(spec.managed_policies))
+    if want and current.attached != want:
+        changes.append(Change(MANAGED, current.attached, want, note="managed policies differ"))
+    return changes + tag_diff(spec.tags, current.tags)
 
 
-def create(aws: Any, spec: Any) -> None:
+def create(aws: Aws, spec: RoleSpec) -> None:
     iam = aws.client("iam")
     iam.create_role(
         RoleName=spec.name,
-        AssumeRolePolicyDocument=json.dumps(spec.props["trust"]),
+        AssumeRolePolicyDocument=json.dumps(spec.trust),
         Description="Managed by ordercli",
-        Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
+        Tags=tag_list(spec.tags),
     )
-    _put_policy(iam, spec)
-    for arn in spec.props.get("managed_policies") or []:
+    _put_policy(aws, spec)
+    for arn in spec.managed_policies:
         iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
 
 
-def _put_policy(iam: Any, spec: Any) -> None:
-    if spec.props.get("policy") is None:
+def _put_policy(aws: Aws, spec: RoleSpec) -> None:
+    if spec.policy is None:
         return
-    iam.put_role_policy(
-        RoleName=spec.name,
-        PolicyName=spec.props["policy_name"],
-        PolicyDocument=json.dumps(spec.props["policy"]),
+    aws.client("iam").put_role_policy(
+        RoleName=spec.name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(spec.policy)
     )
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def update(aws: Aws, spec: RoleSpec, current: RoleState, changes: Sequence[Change]) -> None:
     iam = aws.client("iam")
-    reasons = diff(spec, current)
-    if any(r.startswith("trust") for r in reasons):
-        iam.update_assume_role_policy(
-            RoleName=spec.name, PolicyDocument=json.dumps(spec.props["trust"])
-        )
-    if any(r.startswith("inline") for r in reasons):
-        _put_policy(iam, spec)
-    if any(r.startswith("managed") for r in reasons):
-        want = set(spec.props.get("managed_policies") or [])
-        have = set(current.get("attached") or [])
+    what = whats(changes)
+    if TRUST in what:
+        iam.update_assume_role_policy(RoleName=spec.name, PolicyDocument=json.dumps(spec.trust))
+    if INLINE in what:
+        _put_policy(aws, spec)
+    if MANAGED in what:
+        want, have = set(spec.managed_policies), set(current.attached)
         for arn in sorted(want - have):
             iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
         for arn in sorted(have - want):
             iam.detach_role_policy(RoleName=spec.name, PolicyArn=arn)
-    if any(r.startswith("tags") for r in reasons):
-        iam.tag_role(
-            RoleName=spec.name, Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]
-        )
+    if TAGS in what:
+        iam.tag_role(RoleName=spec.name, Tags=tag_list(spec.tags))
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def delete(aws: Aws, spec: RoleSpec, current: RoleState) -> None:
     iam = aws.client("iam")
     for name in iam.list_role_policies(RoleName=spec.name)["PolicyNames"]:
         iam.delete_role_policy(RoleName=spec.name, PolicyName=name)
@@ -111,8 +112,4 @@ def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
         iam.remove_role_from_instance_profile(
             InstanceProfileName=profile["InstanceProfileName"], RoleName=spec.name
         )
-    try:
-        iam.delete_role(RoleName=spec.name)
-    except Exception as exc:
-        if not missing(exc, "NoSuchEntity"):
-            raise
+    absent_is_none(lambda: iam.delete_role(RoleName=spec.name))

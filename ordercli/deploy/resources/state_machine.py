@@ -1,78 +1,110 @@
-"""The Step Functions state machine (Standard) that runs each order."""
+"""The Step Functions state machine (Standard) that runs each order.
+
+DeleteStateMachine is asynchronous: the machine stays DELETING for a while, and a new one of
+the same name is refused (StateMachineDeleting) until it is gone. A DELETING machine is not
+present; `up` waits for it to go."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.aws import error_code, retry
-from ordercli.deploy.resources._common import changed, missing, tag_diff
+from ordercli.aws import Aws, absent_is_none, error_code, error_message, retry, wait_for
+from ordercli.deploy.resources._common import Change, changed, tag_diff, tag_list, whats
+from ordercli.deploy.specs import StateMachineSpec
+
+DELETING = "DELETING"
+DELETE_TIMEOUT = 300.0
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class MachineState:
+    definition: str
+    role_arn: str
+    tags: dict[str, str]
+
+
+def read(aws: Aws, spec: StateMachineSpec) -> MachineState | None:
     sfn = aws.client("stepfunctions")
-    try:
-        got = sfn.describe_state_machine(stateMachineArn=spec.props["arn"])
-    except Exception as exc:
-        if missing(exc, "StateMachineDoesNotExist"):
-            return None
-        raise
-    tags = {
-        t["key"]: t["value"]
-        for t in sfn.list_tags_for_resource(resourceArn=spec.props["arn"]).get("tags", [])
-    }
-    return {"definition": got["definition"], "role_arn": got["roleArn"], "tags": tags}
+    got = absent_is_none(lambda: sfn.describe_state_machine(stateMachineArn=spec.arn))
+    if got is None or got.get("status") == DELETING:  # on its way out: AWS finishes it
+        return None
+    listed = sfn.list_tags_for_resource(resourceArn=spec.arn).get("tags", [])
+    return MachineState(got["definition"], got["roleArn"], {t["key"]: t["value"] for t in listed})
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    same = json.loads(current["definition"]) == json.loads(spec.props["definition"])
+def diff(spec: StateMachineSpec, current: MachineState) -> list[Change]:
+    same = json.loads(current.definition) == json.loads(spec.definition)
     return (
-        ([] if same else ["definition changed"])
-        + changed("role", spec.props["role_arn"], current["role_arn"])
-        + tag_diff(spec.props["tags"], current["tags"])
+        ([] if same else [Change("definition", note="definition changed")])
+        + changed("role", spec.role_arn, current.role_arn)
+        + tag_diff(spec.tags, current.tags)
     )
 
 
 def _role_not_ready(exc: BaseException) -> bool:
-    return error_code(exc) in ("AccessDeniedException", "InvalidArn")
-
-
-def create(aws: Any, spec: Any) -> None:
-    sfn = aws.client("stepfunctions")
-    retry(
-        lambda: sfn.create_state_machine(
-            name=spec.name,
-            definition=spec.props["definition"],
-            roleArn=spec.props["role_arn"],
-            type="STANDARD",
-            tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()],
-        ),
-        when=_role_not_ready,
-        sleep=aws.sleep,
+    """A role made seconds ago is not yet assumable by states.amazonaws.com (IAM propagates
+    eventually); the caller's own missing permission is not retried."""
+    text = error_message(exc).lower()
+    return error_code(exc) in ("AccessDeniedException", "InvalidArn") and (
+        "assume" in text or ("not authorized to perform" not in text and "role" in text)
     )
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def create(aws: Aws, spec: StateMachineSpec) -> None:
+    """Create; while a previous machine of this name is DELETING, wait for it to go."""
     sfn = aws.client("stepfunctions")
-    retry(
-        lambda: sfn.update_state_machine(
-            stateMachineArn=spec.props["arn"],
-            definition=spec.props["definition"],
-            roleArn=spec.props["role_arn"],
-        ),
-        when=_role_not_ready,
-        sleep=aws.sleep,
-    )
-    if tag_diff(spec.props["tags"], current["tags"]):
-        sfn.tag_resource(
-            resourceArn=spec.props["arn"],
-            tags=[{"key": k, "value": v} for k, v in spec.props["tags"].items()],
-        )
 
-
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
-    try:
-        aws.client("stepfunctions").delete_state_machine(stateMachineArn=spec.props["arn"])
-    except Exception as exc:
-        if not missing(exc, "StateMachineDoesNotExist"):
+    def attempt() -> bool | None:
+        try:
+            retry(
+                lambda: sfn.create_state_machine(
+                    name=spec.name,
+                    definition=spec.definition,
+                    roleArn=spec.role_arn,
+                    type="STANDARD",
+                    tags=tag_list(spec.tags, "key", "value"),
+                ),
+                when=_role_not_ready,
+                sleep=aws.sleep,
+            )
+        except Exception as exc:
+            if error_code(exc) == "StateMachineDeleting":
+                return None
             raise
+        return True
+
+    wait_for(
+        aws,
+        attempt,
+        what=f"the previous {spec.name} to finish DELETING",
+        timeout=DELETE_TIMEOUT,
+        why=f"state machine {spec.name} is still DELETING from a teardown; waiting for AWS.",
+    )
+
+
+def update(
+    aws: Aws, spec: StateMachineSpec, current: MachineState, changes: Sequence[Change]
+) -> None:
+    sfn = aws.client("stepfunctions")
+    if whats(changes) - {"tags"}:
+        retry(
+            lambda: sfn.update_state_machine(
+                stateMachineArn=spec.arn, definition=spec.definition, roleArn=spec.role_arn
+            ),
+            when=_role_not_ready,
+            sleep=aws.sleep,
+        )
+    if "tags" in whats(changes):
+        sfn.tag_resource(resourceArn=spec.arn, tags=tag_list(spec.tags, "key", "value"))
+
+
+def delete(aws: Aws, spec: StateMachineSpec, current: MachineState) -> str | None:
+    sfn = aws.client("stepfunctions")
+    if absent_is_none(lambda: sfn.delete_state_machine(stateMachineArn=spec.arn)) is None:
+        return None
+    after = absent_is_none(lambda: sfn.describe_state_machine(stateMachineArn=spec.arn))
+    if after is not None and after.get("status") == DELETING:
+        return "DELETING; AWS finishes this by itself"
+    return None

@@ -2,58 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ordercli.deploy.resources._common import missing, tag_diff
+from ordercli.aws import Aws, absent_is_none
+from ordercli.deploy.resources._common import Change, tag_diff, tag_list
+from ordercli.deploy.specs import TopicSpec
 
 
-def read(aws: Any, spec: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class TopicState:
+    tags: dict[str, str]
+    emails: list[str]
+
+
+def read(aws: Aws, spec: TopicSpec) -> TopicState | None:
     sns = aws.client("sns")
-    try:
-        sns.get_topic_attributes(TopicArn=spec.props["arn"])
-    except Exception as exc:
-        if missing(exc, "NotFound", "NotFoundException"):
-            return None
-        raise
-    tags = {
-        t["Key"]: t["Value"]
-        for t in sns.list_tags_for_resource(ResourceArn=spec.props["arn"])["Tags"]
-    }
+    if absent_is_none(lambda: sns.get_topic_attributes(TopicArn=spec.arn)) is None:
+        return None
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=spec.arn)["Tags"]}
     emails = []
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
-        TopicArn=spec.props["arn"]
-    ):
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=spec.arn):
         emails += [s["Endpoint"] for s in page["Subscriptions"] if s["Protocol"] == "email"]
-    return {"tags": tags, "emails": emails}
+    return TopicState(tags, emails)
 
 
-def diff(spec: Any, current: dict[str, Any]) -> list[str]:
-    reasons = tag_diff(spec.props["tags"], current["tags"])
-    email = spec.props["email"]
-    if email and email not in current["emails"]:
-        reasons.append(f"subscribe {email}")
-    return reasons
+def diff(spec: TopicSpec, current: TopicState) -> list[Change]:
+    changes = tag_diff(spec.tags, current.tags)
+    if spec.email and spec.email not in current.emails:
+        changes.append(Change("email", None, spec.email, note=f"subscribe {spec.email}"))
+    return changes
 
 
-def create(aws: Any, spec: Any) -> None:
+def create(aws: Aws, spec: TopicSpec) -> None:
     sns = aws.client("sns")
-    tags = [{"Key": k, "Value": v} for k, v in spec.props["tags"].items()]
-    sns.create_topic(Name=spec.name, Tags=tags)
-    if spec.props["email"]:
-        sns.subscribe(TopicArn=spec.props["arn"], Protocol="email", Endpoint=spec.props["email"])
+    sns.create_topic(Name=spec.name, Tags=tag_list(spec.tags))
+    if spec.email:
+        sns.subscribe(TopicArn=spec.arn, Protocol="email", Endpoint=spec.email)
 
 
-def update(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def update(aws: Aws, spec: TopicSpec, current: TopicState, changes: Sequence[Change]) -> None:
     sns = aws.client("sns")
-    sns.tag_resource(
-        ResourceArn=spec.props["arn"],
-        Tags=[{"Key": k, "Value": v} for k, v in spec.props["tags"].items()],
-    )
-    email = spec.props["email"]
-    if email and email not in current["emails"]:
-        sns.subscribe(TopicArn=spec.props["arn"], Protocol="email", Endpoint=email)
+    for change in changes:
+        if change.what == "tags":
+            sns.tag_resource(ResourceArn=spec.arn, Tags=tag_list(spec.tags))
+        elif change.what == "email" and spec.email:
+            sns.subscribe(TopicArn=spec.arn, Protocol="email", Endpoint=spec.email)
 
 
-def delete(aws: Any, spec: Any, current: dict[str, Any]) -> None:
+def delete(aws: Aws, spec: TopicSpec, current: TopicState) -> None:
     # Deleting a topic deletes its subscriptions too.
-    aws.client("sns").delete_topic(TopicArn=spec.props["arn"])
+    aws.client("sns").delete_topic(TopicArn=spec.arn)
