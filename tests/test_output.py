@@ -34,9 +34,20 @@ def normalise(text: str) -> str:
     for pattern, repl in VOLATILE:
         text = pattern.sub(repl, text)
     lines = [line.rstrip() for line in text.splitlines()]
-    applied = sorted(line for line in lines if line.startswith("  ✓ "))
-    it = iter(applied)
-    return "\n".join(next(it) if line.startswith("  ✓ ") else line for line in lines) + "\n"
+
+    def concurrent(line: str) -> bool:  # result lines and notes of resources applied at once
+        return line.startswith("  ") and "│" not in line
+
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if concurrent(line):
+            run.append(line)
+            continue
+        out.extend(sorted(run))
+        run = []
+        out.append(line)
+    return "\n".join(out[:-1]) + "\n"
 
 
 def check(name: str, text: str) -> None:
