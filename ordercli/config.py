@@ -82,6 +82,15 @@ def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
 
+def _quotas(v: str | bool) -> str | None:
+    """YAML reads a bare `off` or `false` as a boolean: false means no quotas."""
+    if isinstance(v, bool):
+        return None if v is False else "must be false, aws, or name=value pairs; got true"
+    from ordercli.local.quotas import problem
+
+    return problem(v)
+
+
 SCHEMA: dict[str, Key] = {
     "stack": Key(str, "orders", _stack, "stack name; every resource name derives from it"),
     "region": Key(str, None, _nonempty, "AWS region (default: the standard AWS settings)", True),
@@ -129,6 +138,12 @@ SCHEMA: dict[str, Key] = {
     ),
     "webapp.timeout": Key(
         int, 900, _range(60, 7200), "seconds `up` waits for the environment to be Ready and Green"
+    ),
+    "local.quotas": Key(
+        (str, bool),
+        False,
+        _quotas,
+        "emulated AWS quotas on the local target: false (none), aws, or name=value pairs",
     ),
 }
 

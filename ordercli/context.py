@@ -200,6 +200,11 @@ def build_context(options: Options, *, start_local: bool = False, **overrides: A
                 hint=f"Start it and deploy the stack: {options.command('up', local=True)}",
             )
         target = local_target(start_if_needed=start_local)
+        if start_local and settings.sources.get("local.quotas", "default") != "default":
+            from ordercli.local.quotas import apply  # `up --local` puts the config's in force
+
+            value = settings["local.quotas"]
+            apply(target.endpoint_url, "off" if value is False else str(value))
         ctx = Context(settings, options, target)
         ctx.aws.on("needs-retry", _refused_is_final)
         return ctx

@@ -47,7 +47,13 @@ def test_worker_environment_is_built_from_scratch() -> None:
         3,
         128,
         "us-east-1",
-        (("MY_VAR", "1"),),
+        (
+            ("MY_VAR", "1"),
+            ("AWS_ENDPOINT_URL_SQS", "https://sqs.real"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ("aws_profile", "prod"),
+            ("HTTPS_PROXY", "http://proxy.real"),
+        ),
     )
     user = {
         "PATH": "/usr/bin",
@@ -61,7 +67,8 @@ def test_worker_environment_is_built_from_scratch() -> None:
     assert env["PATH"] == "/usr/bin" and env["MY_VAR"] == "1"
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert "AWS_PROFILE" not in env and "HOME" not in env
-    assert "AKIAREAL" not in json.dumps(env)
+    assert "AKIAREAL" not in json.dumps(env) and "real" not in json.dumps(env)
+    assert not {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "aws_profile", "HTTPS_PROXY"} & set(env)
 
 
 @pytest.fixture
@@ -237,3 +244,72 @@ def test_start_refuses_a_port_held_by_a_listener_or_an_open_connection(
             with pytest.raises(OrderCliError, match=f"Port {port} is in use"):
                 control.start(port)
     assert not list(tmp_path.glob("emulator-*.json"))  # nothing was started
+
+
+def test_a_created_or_changed_function_is_warmed_ahead_of_its_first_call(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import threading
+    import zipfile
+
+    from moto.awslambda.models import LambdaBackend
+
+    for name in ("create_function", "update_function_code", "update_function_configuration"):
+        monkeypatch.setattr(LambdaBackend, name, getattr(LambdaBackend, name))
+
+    class Pool:
+        def __init__(self) -> None:
+            self.warmed: list[FunctionVersion] = []
+            self.changed = threading.Condition()
+
+        def prewarm(self, fv: FunctionVersion, zip_bytes: bytes) -> bool:
+            with self.changed:
+                self.warmed.append(fv)
+                self.changed.notify_all()
+            return True
+
+    pool = Pool()
+    moto_hooks.warm_functions_ahead(pool)  # type: ignore[arg-type]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "def handler(e, c):\n    return 1\n")
+    role = boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="r", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name="us-east-1")
+    lam.create_function(
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    lam.update_function_configuration(FunctionName="f", Timeout=7)
+    with pool.changed:
+        assert pool.changed.wait_for(lambda: len(pool.warmed) == 2, timeout=10)
+    assert {fv.timeout for fv in pool.warmed} == {3, 7}
+
+
+def test_a_program_without_a_timeout_runs_on_the_joining_thread() -> None:
+    import threading
+
+    ran_on: list[int] = []
+    t = moto_hooks.JoinedThread(target=lambda: ran_on.append(threading.get_ident()))
+    t.start()
+    assert not ran_on  # deferred until the join says how long the caller waits
+    t.join()
+    assert ran_on == [threading.get_ident()] and not t.is_alive()
+
+
+def test_a_program_with_a_timeout_is_cut_short_by_it() -> None:
+    import threading
+
+    release = threading.Event()
+    t = moto_hooks.JoinedThread(target=release.wait, args=(10,))
+    t.start()
+    t.join(timeout=0.05)
+    assert t.is_alive()  # the caller saw the timeout: moto marks the execution timed out
+    release.set()
+    t.join(5)
+    assert not t.is_alive()

@@ -446,6 +446,31 @@ def test_metrics_window_is_checked_and_cloudwatch_outage_is_503(
     assert client.get("/dashboard").status_code == 503
 
 
+class DeniedCloudWatch:
+    def __getattr__(self, name: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        def deny(*args: Any, **kwargs: Any) -> Any:
+            error = {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}
+            raise ClientError(error, "GetMetricData")
+
+        return deny
+
+
+def test_dashboard_without_metrics_permission_says_why_and_where_to_look(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp import application as app_module
+
+    monkeypatch.setattr(app_module, "_client", lambda service: DeniedCloudWatch())
+    r = client.get("/api/metrics")
+    assert r.status_code == 403 and "cloudwatch:GetMetricData" in r.get_json()["error"]
+    page = client.get("/dashboard")
+    assert page.status_code == 403
+    assert "CloudWatch dashboard" in page.get_data(as_text=True)
+    assert "Traceback" not in page.get_data(as_text=True)
+
+
 def test_a_step_retried_to_success_is_drawn_as_succeeded() -> None:
     from webapp.order_view import flow
 

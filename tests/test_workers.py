@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ordercli.local.workers import FunctionVersion, WorkerPool
+from ordercli.local.workers import FunctionVersion, WorkerPool, worker_environment
 
 HANDLER = """
 import os, time
@@ -105,7 +105,7 @@ def test_a_timed_out_invocation_frees_its_slot_for_the_next(pool: WorkerPool) ->
     assert not pool.invoke(fv, code, "{}").errored
 
 
-def test_a_burst_starts_one_cold_worker_at_a_time(
+def test_a_burst_starts_its_cold_workers_side_by_side(
     pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
@@ -130,8 +130,8 @@ def test_a_burst_starts_one_cold_worker_at_a_time(
     with ThreadPoolExecutor(max_workers=6) as ex:
         results = list(ex.map(lambda _: call(pool, code, sleep=0.3), range(6)))
     assert len(results) == 6
-    assert most[0] == 1
-    assert len({r["pid"] for r in results}) == 2  # the cap is still reached
+    assert most[0] == 2  # not one at a time, and never past the cap
+    assert len({r["pid"] for r in results}) == 2
 
 
 def test_a_worker_slower_to_init_than_the_init_wait_still_answers(
@@ -144,3 +144,105 @@ def test_a_worker_slower_to_init_than_the_init_wait_still_answers(
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("h.py", "import time\ntime.sleep(0.5)\nVERSION = 3\n" + HANDLER)
     assert call(pool, buf.getvalue())["version"] == 3
+
+
+def test_any_failed_invocation_gives_its_slot_back(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ordercli.local import workers
+
+    code = code_zip(1)
+    real = workers.Worker.invoke
+
+    def garbled(self: workers.Worker, event: str, request_id: str) -> workers.Outcome | None:
+        raise ValueError("garbled reply")
+
+    monkeypatch.setattr(workers.Worker, "invoke", garbled)
+    for _ in range(pool.cap + 1):
+        with pytest.raises(ValueError):
+            pool.invoke(version_of(code), code, "{}")
+    monkeypatch.setattr(workers.Worker, "invoke", real)
+    assert call(pool, code)["version"] == 1
+
+
+def test_a_call_waiting_for_a_busy_function_gives_up_at_its_deadline(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ordercli.local import workers
+
+    monkeypatch.setattr(workers, "ACQUIRE_GRACE", 0.1)
+    code = code_zip(1)
+    fv = version_of(code, timeout=0)
+    held = [pool._acquire(fv, code) for _ in range(pool.cap)]
+    with pytest.raises(workers.PoolBusy):
+        pool.invoke(fv, code, "{}")
+    for w in held:
+        pool._release(fv, w)
+    assert not pool._waiting[fv.arn]  # the one that gave up left the line
+    assert call(pool, code)["version"] == 1
+
+
+def test_a_prewarmed_worker_serves_the_first_call_and_a_change_replaces_it(
+    pool: WorkerPool,
+) -> None:
+    v1, v2 = code_zip(1), code_zip(2)
+    assert pool.prewarm(version_of(v1), v1)
+    (ready,) = pool._idle[version_of(v1)]
+    assert not pool.prewarm(version_of(v1), v1)  # one is enough
+    assert call(pool, v1)["pid"] == ready.proc.pid
+    assert pool.prewarm(version_of(v2), v2)  # new code: the old worker goes, a new one waits
+    assert ready.dead and not pool._idle.get(version_of(v1))
+    (fresh,) = pool._idle[version_of(v2)]
+    assert call(pool, v2) == {"pid": fresh.proc.pid, "version": 2}
+
+
+def test_workers_fork_from_the_zygote_with_their_own_environment(pool: WorkerPool) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(
+            "h.py",
+            "import os, sys\n"
+            "def handler(e, c):\n"
+            "    return [dict(os.environ), 'boto3' in sys.modules, os.getppid()]\n",
+        )
+    code = buf.getvalue()
+    fv = version_of(code)
+    outcome = pool.invoke(fv, code, "{}")
+    env, preloaded, parent = json.loads(outcome.payload)
+    zygote = pool.zygote()
+    assert zygote is not None and parent == zygote.proc.pid
+    assert preloaded  # boto3 came with the fork, not from the handler
+    code_dir = pool.code_dir(fv.code_sha256, code)
+    expected = worker_environment(fv, code_dir, pool.endpoint)
+    assert env.pop("AWS_LAMBDA_LOG_STREAM_NAME") == outcome.stream
+    assert env == expected  # exactly the environment built for the version, nothing else
+
+
+def test_a_dead_zygote_costs_a_slow_start_once_and_is_replaced(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    zygote = pool.zygote()
+    assert zygote is not None
+    zygote.proc.kill()
+    zygote.proc.wait()
+    assert call(pool, code)["version"] == 1  # started as a new interpreter instead
+    replacement = pool.zygote()
+    assert replacement is not None and replacement is not zygote
+    assert replacement.proc.poll() is None
+
+
+def test_workers_die_with_the_zygote(pool: WorkerPool) -> None:
+    code = code_zip(1)
+    pid = call(pool, code)["pid"]
+    zygote = pool.zygote()
+    assert zygote is not None
+    zygote.proc.kill()  # as the emulator's kill of its direct children after a crash
+    zygote.proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError(f"worker {pid} outlived its zygote")

@@ -46,6 +46,11 @@ class Unavailable(Exception):
         self.what = what
 
 
+class NotPermitted(Exception):
+    """The app's role may not read CloudWatch metrics: ordercli grants no
+    cloudwatch:GetMetricData, because AWS allows no resource narrower than "*" for it."""
+
+
 @cache
 def _client(service: str) -> Any:
     # Lazily, under a lock: a client made at import time escapes test mocks, and boto3's
@@ -110,6 +115,19 @@ def unavailable(exc: Unavailable) -> tuple[Response | str, int]:
     return resp, 503
 
 
+@application.errorhandler(NotPermitted)
+def not_permitted(_: NotPermitted) -> tuple[Response | str, int]:
+    stack = _settings()[1].rsplit(":", 1)[-1].removesuffix("-OrderProcessingWorkflow") or "orders"
+    message = (
+        "This page reads CloudWatch metrics (cloudwatch:GetMetricData), which AWS cannot limit "
+        "to one stack, so ordercli does not grant it to the web app. The same figures are on "
+        f"the CloudWatch dashboard {stack}-orders and in `ordercli status`."
+    )
+    if _wants_json():
+        return jsonify(error=message), 403
+    return render_template("unavailable.html", message=message), 403
+
+
 @application.errorhandler(Exception)
 def internal(exc: Exception) -> Any:
     from werkzeug.exceptions import HTTPException
@@ -140,6 +158,9 @@ def _metrics(minutes: int) -> dict[str, Any]:
             timedelta(minutes=minutes),
         )
     except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            raise NotPermitted() from exc
         raise Unavailable("CloudWatch") from exc
     return got.to_json()
 

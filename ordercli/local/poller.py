@@ -116,7 +116,7 @@ class Poller:
     def _deliver(self, esm: Any, fn: Any, queue: Any, messages: list[Any]) -> None:
         try:
             records = [moto_hooks.sqs_record(m, queue) for m in messages]
-            payload, errored, _ = fn._invoke_lambda(event={"Records": records})
+            payload, errored, _ = moto_hooks.invoke_from_mapping(fn, {"Records": records})
             reports = "ReportBatchItemFailures" in (esm.function_response_types or [])
             failed = failed_ids(payload, errored, records) if (reports or errored) else set()
             for m in messages:

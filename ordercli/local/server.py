@@ -40,7 +40,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ordercli.local import moto_hooks
+    from ordercli.local import moto_hooks, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -54,6 +54,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.speed_up_dispatch()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
+    moto_hooks.warm_functions_ahead(pool)
     from ordercli.local import metrics  # CloudWatch metrics and alarms, as AWS publishes them
 
     metrics.install()
@@ -63,7 +64,8 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # interpreter's import costs about a second of the start).
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
-    app = DomainDispatcherApplication(create_backend_app)
+    quotas.from_environment(os.environ)
+    app = quotas.with_control(DomainDispatcherApplication(create_backend_app))
     return app, poller, pool
 
 
