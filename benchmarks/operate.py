@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from _common import (
     BENCH_STATE_MACHINE,
@@ -165,7 +166,7 @@ def tail_figure() -> None:
     with local_emulator() as env:
         up_local(env, "--no-web")
         tail = subprocess.Popen(
-            [ORDERCLI, "tail", "--local", "--stack", "bench", "--since", "1m", "--json"],
+            [ORDERCLI, "tail", "--local", "--stack", "bench", "--since", "1m", "-f", "--json"],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -176,7 +177,8 @@ def tail_figure() -> None:
         def read() -> None:
             assert tail.stdout is not None
             for line in tail.stdout:
-                lags.append(time.time() - json.loads(line)["time"])
+                stamp = json.loads(line)["time"].replace("Z", "+00:00")
+                lags.append(time.time() - datetime.fromisoformat(stamp).timestamp())
                 if done.is_set():
                     return
 

@@ -520,10 +520,16 @@ def submit(
 def status(
     cli_ctx: typer.Context,
     order_id: Annotated[
-        str | None, typer.Argument(help="An orderId: show its steps and logs.", show_default=False)
+        str | None,
+        typer.Argument(help="An orderId: show its outcome, steps and logs.", show_default=False),
     ] = None,
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Window of the figures: 30m, 1h, 1d, 1w or ISO 8601."),
+    ] = "1h",
 ) -> None:
-    """The stack (resources, queue depths, executions, web app), or one order.
+    """The stack (resources, queue depths, executions, orders per hour, success rate, latency,
+    errors by function, web app), or one order's outcome.
 
     \b
     Examples:
@@ -541,10 +547,13 @@ def status(
                 parse_order_id(order_id)
             except OrderInvalid as exc:
                 raise UsageError(f"orderId {order_id!r}: {exc.message}") from None
+        from ordercli.operate.tail import parse_since
+
+        seconds = parse_since(since)
         ctx = _context(cli_ctx, render)
         ctx.require_stack()
         if order_id is None:
-            render.stack_status(engine.stack_status(ctx))
+            render.stack_status(engine.deployed_stack_status(ctx, seconds))
         else:
             render.order_status(engine.order_status(ctx, order_id))
 
@@ -554,15 +563,20 @@ def status(
 @command()
 def tail(
     cli_ctx: typer.Context,
-    order: Annotated[str | None, typer.Option("--order", help="Only this orderId.")] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="Only this orderId (--follow stops when it ends).")
+    ] = None,
     since: Annotated[
-        str, typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 1d.")
+        str,
+        typer.Option("--since", help="How far back to start: 30s, 10m, 2h, 3d, 1w or ISO 8601."),
     ] = "10m",
-    no_follow: Annotated[
-        bool, typer.Option("--no-follow", help="Print what is there and exit.")
+    follow: Annotated[
+        bool,
+        typer.Option("--follow/--no-follow", "-f", help="Keep printing new lines (Ctrl-C stops)."),
     ] = False,
 ) -> None:
-    """Follow executions and the Lambdas' log lines, interleaved by time (Ctrl-C stops).
+    """Executions and the Lambdas' log lines, interleaved by time; prints and exits, or
+    follows with --follow (as `aws logs tail`).
 
     \b
     Examples:
@@ -574,12 +588,12 @@ def tail(
         from ordercli.operate import tail as engine
 
         seconds = engine.parse_since(since)
+        if order is not None:
+            engine.check_order_id(order)
         ctx = _context(cli_ctx, render)
         ctx.require_stack()
         try:
-            for line in engine.follow(
-                ctx, since=seconds, order_id=order, keep_following=not no_follow
-            ):
+            for line in engine.follow(ctx, since=seconds, order_id=order, keep_following=follow):
                 render.tail_line(line)
         except KeyboardInterrupt:
             return
@@ -646,6 +660,51 @@ def policy(
             render.emit_json(result.document(), envelope=False)
         for grant in [] if options.json else result.unscoped:
             render.err.print(f"{grant.sid}: {grant.unscoped}.", markup=False)
+
+    run(cli_ctx, body)
+
+
+@command()
+def cost(
+    cli_ctx: typer.Context,
+    orders_per_month: Annotated[
+        int,
+        typer.Option("--orders-per-month", min=0, max=1_000_000_000, help="Orders a month."),
+    ] = 10_000,
+    measured: Annotated[
+        bool,
+        typer.Option(
+            "--measured", help="Lambda durations from the stack's last day of logs, not assumed."
+        ),
+    ] = False,
+) -> None:
+    """The stack's monthly cost as configured, by service, with and without the free tier
+    (an estimate from list prices; no AWS call unless --measured).
+
+    \b
+    Examples:
+      ordercli cost --orders-per-month 100000
+      ordercli cost --local --measured --json
+    """
+
+    def body(render: Renderer) -> None:
+        from ordercli import cost as engine
+        from ordercli.config import load_settings
+
+        options = _options(cli_ctx)
+        settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
+        durations, source = None, "assumed"
+        if measured:
+            ctx = _context(cli_ctx, render)
+            durations = engine.measure_durations(ctx)
+            source = f"measured on {ctx.target.label} over the last day" + (
+                "" if len(durations) == 4 else "; assumed where no invocation was logged"
+            )
+        render.cost_estimate(
+            engine.stack_cost(
+                settings, orders_per_month, durations_ms=durations, durations_source=source
+            )
+        )
 
     run(cli_ctx, body)
 

@@ -442,13 +442,6 @@ class Renderer:
         if self.json_mode:
             self.emit_json(st)
             return
-        if not st["deployed"] and self.context is not None:
-            self.out.print(
-                Text(
-                    f"Stack is not deployed (run `{self.context.command('up')}`).",
-                    style="yellow",
-                )
-            )
         table = _table("Resources")
         _columns(table, "state", "kind", "resource", "detail")
         for r in st["resources"]:
@@ -484,21 +477,78 @@ class Renderer:
                     style="dim",
                 )
             )
+        if st.get("monitoring"):
+            self._monitoring(st["monitoring"])
         web = st.get("webapp")
         if web:
             self.out.print(Text(f"web app: {web['url']} ({web['health']})"))
         if st.get("dashboard_url"):
             self.out.print(Text(f"dashboard: {st['dashboard_url']}", style="dim"))
 
+    def _monitoring(self, m: dict[str, Any]) -> None:
+        """The dashboard's figures over the window (`status --since`)."""
+        hours = m["window_seconds"] / 3600
+        window = f"{hours:g} h" if hours >= 1 else f"{m['window_seconds'] / 60:g} min"
+
+        def num(value: float | None, fmt: str, unit: str = "") -> str:
+            return "no data" if value is None else format(value, fmt) + unit
+
+        if m.get("unavailable"):
+            self.out.print(
+                Text(f"last {window}: figures unavailable: {m['unavailable']}", style="yellow")
+            )
+            return
+        rate = m["payment_success_rate"]
+        lat = m["latency_ms"]
+        self.out.print(Text(f"last {window}:", style="bold"))
+        self.out.print(Text(f"  orders per hour        {num(m['orders_per_hour'], '.1f')}"))
+        self.out.print(
+            Text(
+                "  payment success rate   "
+                + ("no data" if rate is None else f"{rate * 100:.1f}%")
+                + "  (succeeded / finished executions)"
+            )
+        )
+        self.out.print(
+            Text(
+                f"  end-to-end latency     p50 {num(lat['p50'], '.0f', ' ms')}, "
+                f"p95 {num(lat['p95'], '.0f', ' ms')}"
+            )
+        )
+        errors = {k: v for k, v in m["errors_by_function"].items() if v}
+        self.out.print(
+            Text(
+                "  errors by function     "
+                + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "none"),
+                style="red" if errors else "",
+            )
+        )
+
     def order_status(self, o: dict[str, Any]) -> None:
         if self.json_mode:
             self.emit_json(o)
             return
+        outcome = o["outcome"]
         style = STATUS_STYLE.get(o["status"], "")
-        head = Text(f"order {o['orderId']}: ") + Text(o["status"], style=f"bold {style}")
-        if o["error"]:
-            head += Text(f"  {o['error']}: {o['cause'] or ''}", style="red")
+        if o["status"] == "DEAD_LETTERED":
+            style = "red"
+        elif o["status"] == "SUCCEEDED" and not outcome["notified"]:
+            style = "yellow"
+        head = Text(f"order {o['orderId']}: ") + Text(outcome["label"], style=f"bold {style}")
         self.out.print(head)
+        self.out.print(Text(f"  {outcome['message']}"))
+        letter = o.get("dead_letter")
+        if letter:
+            self.out.print(Text(f"  reason: {letter['reason']}", style="red"))
+            if letter["error"]:
+                self.out.print(Text(f"  error: {letter['error']}", style="red"))
+            self.out.print(
+                Text(
+                    f"  message {letter['messageId']}, sent {letter['sent_at'] or '?'}", style="dim"
+                )
+            )
+            self.out.print(Text(letter["hint"], style="dim"))
+            return
         for s in o["steps"]:
             mark = {
                 "succeeded": ("✓", "green"),
@@ -508,15 +558,23 @@ class Renderer:
             dur = "" if s["duration_ms"] is None else f" {s['duration_ms']:.0f} ms"
             line = Text(f"  {mark[0]} ", style=mark[1]) + Text(f"{s['name']}{dur}")
             if s["error"]:
-                line += Text(f"  {s['error']}: {(s['cause'] or '')[:160]}", style="red")
+                cause = f": {s['cause']}" if s["cause"] else ""
+                line += Text(f"  {s['error']}{cause}", style="red")
             self.out.print(line)
             for entry in s["logs"]:
                 message = entry["message"].split("\t")[-1]  # drop Lambda's level/time/request id
                 self.out.print(Text(f"      {message}", style="dim"))
         if o["current_step"]:
             self.out.print(Text(f"running: {o['current_step']}", style="yellow"))
-        if o["output"] is not None:
-            self.out.print(Text("output: ", style="dim") + Text(json.dumps(o["output"])[:400]))
+        payment = (o["output"] or {}).get("payment") if isinstance(o["output"], dict) else None
+        if isinstance(payment, dict):
+            self.out.print(
+                Text(
+                    f"payment: {payment.get('status')} {payment.get('amount', '')} "
+                    f"(transaction {payment.get('transactionId')})",
+                    style="dim",
+                )
+            )
 
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:
@@ -530,12 +588,15 @@ class Renderer:
             + f".{int(line.time * 1000) % 1000:03d}"
         )
         style = {"ok": "green", "fail": "red", "running": "yellow", "info": ""}[line.outcome]
-        self.out.print(
+        text = (
             Text(f"{stamp} ", style="dim")
-            + Text(f"{line.order_id:<26} ", style="cyan")
+            + Text(f"{line.order_id or '-':<26} ", style="cyan")
             + Text(f"{line.step:<18} ")
             + Text(line.message, style=style)
         )
+        if line.message_id:
+            text += Text(f"  (message {line.message_id})", style="dim")
+        self.out.print(text)
 
     # -- dlq -------------------------------------------------------------------
     def dead_letters(self, data: dict[str, Any]) -> None:
@@ -573,3 +634,67 @@ class Renderer:
                 style="green",
             )
         )
+
+    # -- cost ------------------------------------------------------------------
+    def cost_estimate(self, est: Any) -> None:
+        """`ordercli cost`: one row per priced item, grouped by service, with both totals."""
+        if self.json_mode:
+            self.emit_json(est.to_json())
+            return
+        from ordercli import prices
+
+        self.out.print(
+            Text(
+                f"Estimated monthly cost of stack '{est.stack}' at "
+                f"{est.orders_per_month:,} orders a month",
+                style="bold",
+            )
+        )
+        self.out.print(
+            Text(
+                f"Estimates, not a bill: {prices.REGION} list prices as of {prices.AS_OF}, "
+                "USD, before tax.",
+                style="dim",
+            )
+        )
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("service", overflow="fold")
+        table.add_column("item", overflow="fold")
+        table.add_column("quantity", justify="right")
+        table.add_column("no free tier", justify="right")
+        table.add_column("free tier", justify="right")
+        previous = None
+        for line in est.lines:
+            table.add_row(
+                Text("" if line.service == previous else line.service),
+                Text(line.item),
+                Text(f"{_quantity(line.quantity)} {line.unit}"),
+                Text(_usd(line.usd)),
+                Text(_usd(line.usd_free_tier)),
+            )
+            previous = line.service
+        table.add_section()
+        table.add_row(
+            Text("total", style="bold"),
+            Text(""),
+            Text(""),
+            Text(_usd(est.total), style="bold"),
+            Text(_usd(est.total_free_tier), style="bold"),
+        )
+        self.out.print(table)
+        for note in est.notes:
+            self.out.print(Text(f"- {note}", style="dim"))
+
+
+def _usd(value: float) -> str:
+    if 0 < value < 0.005:
+        return "<$0.01"
+    return f"${value:,.2f}"
+
+
+def _quantity(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"

@@ -302,6 +302,7 @@ def test_tail_with_no_executions_prints_nothing(make_ctx: MakeCtx) -> None:
 
 def test_tail_follow_backs_off_while_idle(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("tl")
+    deploy.up(ctx)  # tail on a stack that is not deployed is an error
     waits: list[float] = []
 
     def sleep(s: float) -> None:

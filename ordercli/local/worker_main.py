@@ -131,6 +131,9 @@ def run(in_fd: int, out_fd: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [capture]
     root.setLevel(logging.INFO)
+    # the SDK's own INFO lines ("Found credentials ...") are not the function's
+    for sdk in ("boto3", "botocore", "urllib3"):
+        logging.getLogger(sdk).setLevel(logging.WARNING)
     sys.stdout = Stream(capture)
     sys.stderr = Stream(capture)
     code_dir, handler_path = os.environ["ORDERCLI_CODE_DIR"], os.environ["_HANDLER"]

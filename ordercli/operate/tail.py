@@ -1,52 +1,107 @@
 """`tail`: executions' state changes and the Lambdas' log lines, interleaved by time.
 
-Cheap enough to keep up with the pipeline at full speed: one list of executions and one
+Works like `aws logs tail`: prints what the window holds and exits, or with `--follow` keeps
+going. Cheap enough to keep up with the pipeline at full speed: one list of executions and one
 filtered log read per function per poll, never an execution history per order."""
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ordercli.aws import error_code
-from ordercli.errors import UsageError
+from ordercli.errors import AwsError, NotFound, UsageError
 from ordercli.names import FUNCTIONS
-from ordercli.operate.status import list_executions
+from ordercli.operate.status import (
+    check_order_id,
+    command_hint,
+    list_executions,
+    not_deployed,
+)
 
-SINCE_RE = re.compile(r"^(\d+)([smhd])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+__all__ = ["Line", "check_order_id", "follow", "log_line", "parse_since"]
+
+SINCE_RE = re.compile(r"^(\d{1,9})([smhdw])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# CloudWatch Logs keeps events at most ten years (its longest retention, 3653 days): a window
+# reaching further back holds nothing more and only risks a start time before 1970.
+MAX_SINCE = 3653 * 86400
+SINCE_HELP = "30s, 10m, 2h, 3d, 1w or an ISO 8601 time such as 2026-01-31T09:00:00Z"
 REQUEST_LINE = re.compile(r"^(START|END|REPORT) RequestId")
+CONSUMER = "StartOrderWorkflow"
 MIN_WAIT, MAX_WAIT = 0.25, 1.0
+# After the followed order ends, how long to keep reading logs that may still be on their way
+# (CloudWatch Logs ingests with a delay of seconds; the emulator writes them synchronously).
+LOG_GRACE = {"aws": 5.0, "local": 0.0}
 
 
 @dataclass(frozen=True)
 class Line:
     time: float  # epoch seconds
-    order_id: str
+    order_id: str | None
     step: str
     message: str
     outcome: str  # ok | fail | info | running
+    message_id: str | None = None  # the SQS message a consumer line is about
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "time": self.time,
+            "time": iso(self.time),
             "orderId": self.order_id,
+            "messageId": self.message_id,
             "step": self.step,
             "message": self.message,
             "outcome": self.outcome,
         }
 
 
-def parse_since(text: str) -> float:
-    m = SINCE_RE.match(text.strip())
-    if not m:
-        raise UsageError(f"--since must look like 30s, 10m, 2h or 1d; got {text!r}")
-    return int(m.group(1)) * UNITS[m.group(2)]
+def iso(epoch: float) -> str:
+    """ISO 8601 UTC with milliseconds, the JSON convention for times."""
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """How many seconds back `--since` reaches: a duration (`30s` ... `1w`) or an ISO 8601
+    time (UTC unless it names an offset). Checked before any AWS call."""
+    now = time.time() if now is None else now
+    raw = text.strip()
+    m = SINCE_RE.match(raw)
+    if m:
+        seconds = float(int(m.group(1)) * UNITS[m.group(2)])
+    else:
+        try:
+            when = datetime.fromisoformat(raw.replace("z", "Z"))
+        except ValueError:
+            raise UsageError(f"--since must be {SINCE_HELP}; got {text!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = now - when.timestamp()
+        if seconds < 0:
+            raise UsageError(f"--since {text!r} is in the future")
+    if seconds > MAX_SINCE:
+        raise UsageError(
+            f"--since {text!r} reaches back further than CloudWatch Logs keeps anything "
+            "(3653 days, its longest retention); use a shorter window"
+        )
+    return seconds
+
+
+def _fields(message: str) -> tuple[str, str, str]:
+    """(level, request id, body) of a line in Lambda's `[LEVEL]\\ttime\\trequest\\tbody` form."""
+    parts = message.split("\t", 3) if message.startswith("[") else []
+    if len(parts) == 4:
+        return parts[0].strip("[]"), parts[2], parts[3]
+    return "", "", message
 
 
 def log_line(
@@ -54,36 +109,40 @@ def log_line(
 ) -> Line | None:
     """One log event as a tail line; Lambda's START/END/REPORT bookkeeping is skipped.
     `request_orders` maps request ids to the order a request's earlier lines named, so an
-    error line without an orderId is still attributed."""
+    error line without an orderId is still attributed. Not for the consumer: one of its
+    requests carries a batch of up to ten orders, so its request id names none of them."""
     message = event["message"].rstrip()
     if REQUEST_LINE.match(message):
         return None
-    parts = message.split("\t", 3) if message.startswith("[") else []
-    request_id = parts[2] if len(parts) == 4 else ""
-    body = parts[3] if len(parts) == 4 else message
-    known = request_orders if request_orders is not None else {}
-    order_id, step, outcome = known.get(request_id, "-"), fn, "info"
+    level, request_id, body = _fields(message)
+    known = request_orders if request_orders is not None and fn != CONSUMER else {}
+    order_id: str | None = known.get(request_id)
+    step, outcome, message_id = fn, "info", None
     try:
         data = json.loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict):
-        order_id = str(data.get("orderId") or order_id)
-        if request_id and data.get("orderId"):
-            known[request_id] = order_id
+        if isinstance(data.get("orderId"), str) and data["orderId"]:
+            order_id = data["orderId"]
+            if request_id:
+                known[request_id] = order_id
+        if isinstance(data.get("messageId"), str):
+            message_id = data["messageId"]
         step = str(data.get("step") or fn)
         result = data.get("result") or data.get("error") or ""
         body = str(result)
         outcome = (
             "fail"
             if data.get("error")
+            or level in ("WARNING", "ERROR", "CRITICAL")
             or result in ("declined",)
             or (isinstance(result, str) and ":" in result)
             else "ok"
         )
-    elif message.startswith("[ERROR]") or "Task timed out" in message:
+    elif level in ("ERROR", "CRITICAL") or "Task timed out" in message:
         outcome = "fail"
-    return Line(event["timestamp"] / 1000, order_id, step, body, outcome)
+    return Line(event["timestamp"] / 1000, order_id, step, body, outcome, message_id)
 
 
 class Follower:
@@ -97,6 +156,27 @@ class Follower:
         self.seen_events: set[str] = set()
         self.execution_state: dict[str, str] = {}
         self.request_orders: dict[str, str] = {}
+        self.order_ended = False  # the followed order was seen terminal
+
+    def _not_deployed(self, gone: bool) -> NotFound:
+        if not gone:
+            return not_deployed(self.ctx)
+        return NotFound(
+            f"The state machine {self.ctx.names.state_machine} is gone: stack "
+            f"'{self.ctx.settings.stack}' on {self.ctx.target.label} was deleted.",
+            hint=f"`{command_hint(self.ctx, 'ordercli up')}` deploys it again.",
+        )
+
+    def check_deployed(self, gone: bool = False) -> None:
+        """A stack that is not there is an error, not an empty tail (`gone`: it was there
+        when tail started)."""
+        sfn = self.ctx.aws.client("stepfunctions")
+        try:
+            sfn.describe_state_machine(stateMachineArn=self.ctx.names.state_machine_arn)
+        except Exception as exc:
+            if error_code(exc) == "StateMachineDoesNotExist":
+                raise self._not_deployed(gone) from None
+            raise
 
     def _executions(self) -> list[Line]:
         sfn = self.ctx.aws.client("stepfunctions")
@@ -112,6 +192,8 @@ class Follower:
                     ]
                 except Exception as exc:
                     if error_code(exc) == "ExecutionDoesNotExist":
+                        # the order may still be queued, unless the whole stack went away
+                        self.check_deployed(gone=True)
                         return []
                     raise
             else:
@@ -120,10 +202,12 @@ class Follower:
                 found = list(list_executions(sfn, self.ctx.names, since=cutoff).values())
         except Exception as exc:
             if error_code(exc) == "StateMachineDoesNotExist":
-                return []
+                raise self._not_deployed(gone=True) from None
             raise
         for e in found:
             name, status = e["name"], e["status"]
+            if self.order_id and status != "RUNNING":
+                self.order_ended = True
             if e["startDate"].timestamp() < cutoff or self.execution_state.get(name) == status:
                 continue
             previous = self.execution_state.get(name)
@@ -188,6 +272,24 @@ class Follower:
         return sorted(lines, key=lambda x: x.time)
 
 
+def emulator_alive(endpoint: str, timeout: float = 0.5) -> bool:
+    """Whether the local emulator still accepts connections: checked between polls, so a
+    stopped emulator ends `--follow` at once instead of after the SDK's retries."""
+    parts = urlsplit(endpoint)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _emulator_stopped(ctx: Any) -> AwsError:
+    return AwsError(
+        f"The local emulator at {ctx.target.endpoint_url} stopped; stopped following.",
+        hint=f"`{command_hint(ctx, 'ordercli up')}` starts it again and redeploys the stack.",
+    )
+
+
 def follow(
     ctx: Any,
     *,
@@ -196,13 +298,28 @@ def follow(
     keep_following: bool,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Line]:
-    """Yield lines as they appear; back off while idle, never busy-loop."""
+    """Yield lines as they appear; back off while idle, never busy-loop. With `order_id`,
+    following ends once that order is terminal and its last log lines are shown."""
     follower = Follower(ctx, since, order_id)
-    wait = MIN_WAIT
+    local = ctx.target.is_local
+    follower.check_deployed()
+    grace = LOG_GRACE["local" if local else "aws"]
+    wait, after_end = MIN_WAIT, 0.0
     while True:
-        lines = follower.poll()
+        try:
+            lines = follower.poll()
+        except Exception as exc:
+            if local and keep_following and not emulator_alive(ctx.target.endpoint_url):
+                raise _emulator_stopped(ctx) from exc
+            raise
         yield from lines
         if not keep_following:
             return
+        if follower.order_ended and not lines and after_end >= grace:
+            return
         wait = MIN_WAIT if lines else min(wait * 1.5, MAX_WAIT)
         sleep(wait)
+        if follower.order_ended:
+            after_end += wait
+        if local and not emulator_alive(ctx.target.endpoint_url):
+            raise _emulator_stopped(ctx)
