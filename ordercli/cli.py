@@ -693,6 +693,7 @@ def cost(
 
         options = _options(cli_ctx)
         settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
+        render.name_stack(settings.stack)
         durations, source = None, "assumed"
         if measured:
             ctx = _context(cli_ctx, render)

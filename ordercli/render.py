@@ -88,14 +88,13 @@ def jsonable(data: Any, key: str | None = None) -> Any:
 
 def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    if width is None and not stream.isatty():
-        width = UNWRAPPED
+    unwrapped = width is None and not stream.isatty()  # ORDERCLI_WIDTH acts as a terminal's
     return Console(
         stderr=stderr,
-        width=width,
+        width=UNWRAPPED if unwrapped else width,
         no_color=no_color,
         highlight=False,
-        soft_wrap=not stream.isatty(),
+        soft_wrap=unwrapped,
     )
 
 
@@ -142,9 +141,13 @@ class Renderer:
         self._local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
         self._local["account"] = LOCAL_ACCOUNT
 
+    def name_stack(self, stack: str) -> None:
+        """The stack of a command that needs no target (cost without --measured)."""
+        self._stack = stack
+
     def envelope(self) -> dict[str, Any]:
         if self.context is None:
-            return {"target": getattr(self, "_local", None), "stack": None}
+            return {"target": getattr(self, "_local", None), "stack": getattr(self, "_stack", None)}
         return {"target": self.context.target_json(), "stack": self.context.settings.stack}
 
     def emit_json(self, data: Any, *, lines: bool = False, envelope: bool = True) -> None:
