@@ -59,6 +59,48 @@ def test_concurrent_appends_share_fsyncs_and_all_land(
     assert 1 <= len(calls) <= 401
 
 
+def test_a_deletion_is_written_only_after_what_came_before_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    path = tmp_path / "journal-00000001.log"
+    events: list[str] = []
+    real_fsync, real_write = os.fsync, os.write
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    j = journal.Journal(path)
+
+    def write(fd: int, data: bytes) -> int:
+        events.append("write")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    for i in range(20):
+        j.append(("start", "sm", f"order-{i}"))
+        j.barrier_append(("del", "q", f"m-{i}"))  # returns without waiting for the disk
+    j.close()
+    kinds = [r[0] for r in journal.read_records(path)]
+    assert kinds.count("start") == 20 and kinds.count("del") == 20
+    # every deletion's write comes after an fsync that followed the start before it
+    starts_seen = dels_seen = 0
+    synced_starts = 0
+    for event, kind in zip(events, _kinds_of_writes(events, kinds), strict=True):
+        if event == "fsync":
+            synced_starts = starts_seen
+        elif kind == "start":
+            starts_seen += 1
+        else:
+            dels_seen += 1
+            assert synced_starts >= dels_seen, "a deletion was written before its start was synced"
+    assert events.count("fsync") < 40  # deletions share fsyncs
+
+
+def _kinds_of_writes(events: list[str], kinds: list[str]) -> list[str]:
+    """The record kind of each write event, in order ('' for an fsync)."""
+    it = iter(kinds)
+    return ["" if e == "fsync" else next(it) for e in events]
+
+
 @pytest.fixture
 def sqs(mocked: None) -> Any:
     return boto3.client("sqs", region_name="us-east-1")

@@ -2,12 +2,17 @@
 
 Each record is one `os.write` of a framed pickle (length, crc32, payload), so a process killed
 mid-write leaves at most one torn record at the end, which reading stops at. Durability
-policy (measured on this machine's ext4: os.write 4 us, fsync 3.8 ms): a record that
-acknowledges something to a client (a message accepted) is fsynced before the response, and
-concurrent requests share one fsync (group commit); a deletion is written only after
-everything before it is on disk (so a deletion never survives without the execution start it
-follows); execution starts and ends are written without an fsync of their own (a later fsync
-covers them; after a power loss, a lost end reruns the execution from its input)."""
+policy (measured on this machine's ext4: os.write 4 us, fsync 3.8 ms):
+- a record that acknowledges something to a client (a message accepted) is fsynced before the
+  response, and concurrent requests share one fsync (group commit);
+- a deletion is written only after everything before it is on disk (so it never survives
+  without the execution start it follows), by a flusher thread that makes one fsync for all
+  the deletions waiting. An fsync per deletion, in the deleting thread, cost a third of the
+  pipeline's throughput (500 orders: 48 vs 64 orders/s without the journal, under load); a
+  deletion lost in a crash only redelivers a message whose execution already exists, which
+  the consumer recognises as the same order;
+- execution starts and ends are written without an fsync of their own (a later fsync covers
+  them; after a power loss, a lost end reruns the execution from its input)."""
 
 from __future__ import annotations
 
@@ -61,10 +66,18 @@ class Journal:
         self._synced = 0  # ... and of the last one known to be on disk
         self.size = os.fstat(self._fd).st_size
         self.records = 0
+        self._barred: list[tuple[int, tuple[Any, ...]]] = []  # (written before it, record)
+        self._barred_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._stopping = False
+        self._flusher: threading.Thread | None = None
 
     def append(self, record: tuple[Any, ...], sync: bool = False) -> None:
         data = frame(record)
         with self._write_lock:
+            if self._closed:  # a late writer of a replaced journal: its file is closed
+                return
             os.write(self._fd, data)
             self._written += 1
             self.size += len(data)
@@ -76,7 +89,7 @@ class Journal:
     def sync(self, upto: int | None = None) -> None:
         """Make every record up to `upto` (default: all written so far) durable; callers
         that arrive while an fsync runs share the next one."""
-        if not self._fsync:
+        if not self._fsync or self._closed:
             return
         target = self._written if upto is None else upto
         if self._synced >= target:
@@ -89,12 +102,42 @@ class Journal:
             self._synced = covered
 
     def barrier_append(self, record: tuple[Any, ...]) -> None:
-        """Write `record` only after everything before it is durable."""
-        self.sync()
-        self.append(record)
+        """Write `record` only after everything written before this call is durable. Returns
+        at once: the flusher thread writes it after its next fsync (shared by every record
+        waiting then), so a caller never waits for the disk."""
+        with self._barred_lock:
+            self._barred.append((self._written, record))
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="journal-flusher", daemon=True
+                )
+                self._flusher.start()
+        self._wake.set()
+
+    def _flush_barred(self) -> None:
+        with self._barred_lock:
+            barred, self._barred = self._barred, []
+        if not barred:
+            return
+        self.sync(max(seq for seq, _ in barred))
+        for _, record in barred:
+            self.append(record)
+
+    def _flush_loop(self) -> None:
+        while not self._stopping:
+            self._wake.wait()
+            self._wake.clear()
+            self._flush_barred()
 
     def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=10)
         try:
+            self._flush_barred()
             self.sync()
         finally:
-            os.close(self._fd)
+            with self._write_lock:
+                self._closed = True
+                os.close(self._fd)
