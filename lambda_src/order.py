@@ -6,19 +6,28 @@ Kept free of third-party imports so it ships inside every Lambda zip as is.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-AMOUNT_RE = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+# Rules are matched whole (fullmatch): `$` alone would let a trailing newline through.
+ORDER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,80}")
+AMOUNT_RE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+# Text may hold letters of every script, and the zero-width (non-)joiners some scripts need
+# (Persian, Sinhala, emoji sequences); never control characters, line/paragraph separators,
+# bidi overrides/isolates/marks or other invisible format characters.
+JOINERS = frozenset("\u200c\u200d")
+BANNED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run the cell as a formula
 MAX_AMOUNT = Decimal("10000")
 MAX_TEXT = 100
 PERSON_FIELDS = ("customerName", "product")
@@ -82,10 +91,12 @@ def parse_amount(value: Any) -> Decimal:
         raise OrderInvalid("amount", "must be a number")
     if text.startswith("-"):
         raise OrderInvalid("amount", "must be greater than 0")
-    if not AMOUNT_RE.match(text):
-        if re.match(r"^[0-9]*\.[0-9]{3,}$", text):
+    if not AMOUNT_RE.fullmatch(text):
+        if re.fullmatch(r"[0-9]*\.[0-9]{3,}", text):
             raise OrderInvalid("amount", "must have at most 2 decimal places")
-        raise OrderInvalid("amount", f"must be a plain decimal number, got {value!r:.40}")
+        raise OrderInvalid(
+            "amount", f"must be a plain decimal number (no exponent), got {text[:40]!r}"
+        )
     try:
         amount = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
@@ -105,16 +116,24 @@ def _parse_text(data: Mapping[str, Any], field: str, required: bool) -> str | No
         return None
     if not isinstance(value, str):
         raise OrderInvalid(field, "must be a string")
-    value = value.strip()
+    value = value.strip(" ")  # spaces only: a newline or separator at an end is refused below
     if not value:
         raise OrderInvalid(field, "must not be empty")
     if len(value) > MAX_TEXT:
         raise OrderInvalid(field, f"must be at most {MAX_TEXT} characters")
-    # Zero-width (non-)joiners are part of how Persian, Sinhala and others are written;
-    # every other format or control character (bidi overrides, BOM, NUL, U+2028) is refused.
-    if not value.replace("\u200d", "").replace("\u200c", "").isprintable():
-        raise OrderInvalid(field, "must contain only printable characters")
+    bad = next((c for c in value if _banned(c)), None)
+    if bad is not None:
+        raise OrderInvalid(
+            field,
+            f"must not contain control or invisible formatting characters (U+{ord(bad):04X})",
+        )
+    if value.startswith(FORMULA_START):
+        raise OrderInvalid(field, f"must not start with {value[0]!r} (a spreadsheet formula)")
     return value
+
+
+def _banned(c: str) -> bool:
+    return c not in JOINERS and unicodedata.category(c) in BANNED_CATEGORIES
 
 
 def parse_order_id(value: Any) -> str:
@@ -138,6 +157,40 @@ def parse_order(data: Any, *, person: bool) -> Order:
     if created is not None and not isinstance(created, str):
         raise OrderInvalid("createdAt", "must be a string")
     return Order(order_id, amount, customer, product, created)
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice (which value wins differs between parsers)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """JSON as orders are read everywhere: numbers kept as written (Decimal), so `1e3` or
+    `12.30000000000000001` meet the amount rule as their text does; duplicate keys, NaN and
+    Infinity refused (ValueError); deep nesting raises RecursionError."""
+    return json.loads(
+        text,
+        parse_float=Decimal,
+        parse_int=Decimal,
+        parse_constant=_no_constant,
+        object_pairs_hook=_unique_keys,
+    )
 
 
 def order_from_message(message: Any) -> Order:

@@ -165,12 +165,13 @@ def translate_error(exc: BaseException, target: Target | None = None) -> OrderCl
     if isinstance(exc, bex.NoCredentialsError | bex.PartialCredentialsError):
         return AwsError("No AWS credentials found.", hint=NO_CREDENTIALS_HINT)
     if isinstance(exc, bex.EndpointConnectionError | bex.ConnectTimeoutError):
+        if target and target.is_local:
+            return AwsError(
+                f"The local emulator is not running (nothing answers at {target.endpoint_url}).",
+                hint="Start it and deploy the stack: ordercli up --local",
+            )
         where = target.label if target else "AWS"
-        hint = (
-            "Is the emulator running? `ordercli local start`"
-            if target and target.is_local
-            else ("Check the network, the region and AWS_ENDPOINT_URL.")
-        )
+        hint = "Check the network, the region and AWS_ENDPOINT_URL."
         return AwsError(f"Cannot reach {where}: {exc}", hint=hint)
     if isinstance(exc, bex.ClientError):
         code = error_code(exc)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from ordercli.context import Options
 
@@ -21,56 +23,234 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# The global options: declared once, on the root command, and accepted before or after the
+# subcommand (`ordercli --local status` and `ordercli status --local`): GlobalsGroup moves
+# them in front of the subcommand before Click parses. True: the option takes a value.
+GLOBAL_OPTIONS = {
+    "--stack": True,
+    "--region": True,
+    "--profile": True,
+    "--config": True,
+    "--endpoint-url": True,
+    "--port": True,
+    "--json": False,
+    "--local": False,
+    "--debug": False,
+    "--verbose": False,
+    "-v": False,
+}
+GLOBALS_EPILOG = (
+    "Global options go before or after the command: --local, --stack, --region, --profile, "
+    "--config, --endpoint-url, --port, --json, --verbose, --debug (see `ordercli --help`)."
+)
+
+
+def hoist_globals(group: TyperGroup, ctx: Any, args: list[str]) -> list[str]:
+    """Move global options found after the subcommand in front of it, keeping the values of
+    the subcommand's own options (`--customer --local` stays a customer named --local)."""
+    front: list[str] = []
+    rest: list[str] = []
+    command: Any = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if command is None:
+            if not arg.startswith("-"):
+                command = group.get_command(ctx, arg)
+                rest.append(arg)
+            else:
+                front.append(arg)
+                if GLOBAL_OPTIONS.get(name) and "=" not in arg and i + 1 < len(args):
+                    front.append(args[i + 1])
+                    i += 1
+        elif name in GLOBAL_OPTIONS:
+            front.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg and i + 1 < len(args):
+                front.append(args[i + 1])
+                i += 1
+        else:
+            rest.append(arg)
+            if isinstance(command, TyperGroup) and not arg.startswith("-"):
+                command = command.get_command(ctx, arg) or command
+            elif (
+                arg.startswith("-")
+                and "=" not in arg
+                and _takes_value(command, name)
+                and i + 1 < len(args)
+            ):
+                rest.append(args[i + 1])
+                i += 1
+        i += 1
+    return front + rest
+
+
+def _takes_value(command: Any, name: str) -> bool:
+    for param in getattr(command, "params", []):
+        if name in (*param.opts, *getattr(param, "secondary_opts", ())):
+            return not getattr(param, "is_flag", False) and not getattr(param, "count", False)
+    return False
+
+
+class GlobalsGroup(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_globals(self, ctx, list(args)))
+
+
 app = typer.Typer(
     name="ordercli",
-    help="Provision and operate the asynchronous order pipeline (SQS, Step Functions, Lambda, "
-    "Elastic Beanstalk) on AWS, or on an embedded local emulator with --local.",
+    cls=GlobalsGroup,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 local_app = typer.Typer(
-    help="The embedded AWS emulator used by --local.", no_args_is_help=True, rich_markup_mode=None
+    help="The embedded AWS emulator used by --local.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    epilog=GLOBALS_EPILOG,
 )
 app.add_typer(local_app, name="local")
 
-# -- options every command takes ------------------------------------------------------------
-Stack = Annotated[
-    str | None,
-    typer.Option(
-        "--stack", help="Stack name [env ORDERCLI_STACK; default: orders].", show_default=False
-    ),
-]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region.", show_default=False)]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile.", show_default=False)]
-Config = Annotated[
-    str | None,
-    typer.Option("--config", help="Config file [default: ./ordercli.yaml].", show_default=False),
-]
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-Local = Annotated[
-    bool, typer.Option("--local", help="Use the embedded emulator [env ORDERCLI_TARGET=local].")
-]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ordercli {version('ordercli')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack", help="Stack name [env ORDERCLI_STACK; default: orders].", show_default=False
+        ),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="AWS region.", show_default=False)
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile.", show_default=False)
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", help="Config file [default: ./ordercli.yaml].", show_default=False
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="Send AWS calls to this URL (aws target) [env AWS_ENDPOINT_URL].",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            help="The local emulator's port [env ORDERCLI_LOCAL_PORT; default 4566].",
+            show_default=False,
+        ),
+    ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Use the embedded emulator [env ORDERCLI_TARGET=local|aws]."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List everything (e.g. unchanged resources).")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+) -> None:
+    """Provision and operate the asynchronous order pipeline (SQS, Step Functions, Lambda,
+    Elastic Beanstalk) on AWS, or on an embedded local emulator with --local.
+
+    \b
+    Examples:
+      ordercli up --local                      deploy on the embedded emulator
+      ordercli --local submit --count 100 --wait
+      ordercli status --stack shop --region eu-west-1
+    """
+    ctx.obj = Options(
+        stack, region, profile, config, json, local, debug, endpoint_url, port, verbose
+    )
+
+
+def _options(ctx: typer.Context) -> Options:
+    """The global options the root callback parsed."""
+    root_ctx = ctx.find_root()
+    return root_ctx.obj if isinstance(root_ctx.obj, Options) else Options()
 
 
 def _renderer(json_mode: bool) -> Renderer:
+    from ordercli.errors import UsageError
     from ordercli.render import Renderer
 
-    width = int(os.environ["ORDERCLI_WIDTH"]) if os.environ.get("ORDERCLI_WIDTH") else None
-    return Renderer(json_mode, width=width, color=None if not os.environ.get("NO_COLOR") else False)
+    text = os.environ.get("ORDERCLI_WIDTH", "").strip()
+    if text and not (text.isdigit() and 20 <= int(text) <= 10_000):
+        raise UsageError(f"ORDERCLI_WIDTH must be a number of columns 20-10000, got {text!r}")
+    return Renderer(
+        json_mode,
+        width=int(text) if text else None,
+        color=False if os.environ.get("NO_COLOR") else None,
+    )
 
 
-def run(options: Options, body: Callable[[Renderer], T]) -> T:
+@contextmanager
+def _port_env(port: int | None) -> Iterator[None]:
+    """--port and ORDERCLI_LOCAL_PORT are one setting: the flag sets the variable for the
+    command (and the emulator processes it starts)."""
+    if port is None:
+        yield
+        return
+    before = os.environ.get("ORDERCLI_LOCAL_PORT")
+    os.environ["ORDERCLI_LOCAL_PORT"] = str(port)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ORDERCLI_LOCAL_PORT", None)
+        else:
+            os.environ["ORDERCLI_LOCAL_PORT"] = before
+
+
+def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
     """The error edge: our errors and AWS's become one message and an exit code."""
     from ordercli.errors import EXIT_FAILURE, OrderCliError
 
-    render = _renderer(options.json)
+    options = _options(cli_ctx)
     try:
-        return body(render)
+        render = _renderer(options.json)
+    except OrderCliError as err:
+        from ordercli.render import Renderer
+
+        Renderer(options.json).error(err)
+        raise typer.Exit(err.exit_code) from None
+    try:
+        options.validate()
+        with _port_env(options.port):
+            return body(render)
     except typer.Exit:
         raise
     except OrderCliError as err:
@@ -86,7 +266,8 @@ def run(options: Options, body: Callable[[Renderer], T]) -> T:
             raise
         from ordercli.aws import translate_error
 
-        translated = translate_error(exc)
+        ctx = render.context
+        translated = ctx.translate(exc) if ctx is not None else translate_error(exc)
         if translated is None:
             translated = OrderCliError(
                 f"unexpected {type(exc).__name__}: {exc}",
@@ -97,22 +278,37 @@ def run(options: Options, body: Callable[[Renderer], T]) -> T:
 
 
 def _context(
-    options: Options, render: Renderer, *, start_local: bool = False, **overrides: Any
+    cli_ctx: typer.Context, render: Renderer, *, start_local: bool = False, **overrides: Any
 ) -> Context:
     from ordercli.context import build_context
 
-    ctx = build_context(options, start_local=start_local, **overrides)
-    render.header(ctx.target.label, ctx.settings.stack)
+    ctx = build_context(_options(cli_ctx), start_local=start_local, **overrides)
+    render.bind(ctx)
     return ctx
 
 
 # -- commands -------------------------------------------------------------------------------
-@app.command()
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def command(parent: typer.Typer = app, name: str | None = None, **kw: Any) -> Callable[..., Any]:
+    """A subcommand whose help ends with where the global options go."""
+    return parent.command(name, epilog=GLOBALS_EPILOG, **kw)
+
+
+@command()
 def init(
+    cli_ctx: typer.Context,
     path: Annotated[Path, typer.Option("--path", help="Where to write.")] = Path("ordercli.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented ordercli.yaml with every key and its default."""
+    """Write a commented ordercli.yaml with every key and its default.
+
+    \b
+    Examples:
+      ordercli init
+      ordercli init --path staging.yaml && ordercli --config staging.yaml up --dry-run
+    """
     from ordercli.config import template
     from ordercli.errors import UsageError
 
@@ -120,76 +316,69 @@ def init(
         if path.exists() and not force:
             raise UsageError(f"{path} already exists (use --force to overwrite)")
         path.write_text(template(), encoding="utf-8")
-        render.info(f"Wrote {path}. Every key is optional; edit what you need.")
+        render.init_written(path)
 
-    run(Options(), body)
+    run(cli_ctx, body)
 
 
-@app.command()
+@command()
 def up(
+    cli_ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
     ] = False,
     no_web: Annotated[bool, typer.Option("--no-web", help="Skip the web app.")] = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
 ) -> None:
-    """Create or update every resource of the stack; prints the plan first."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    """Create or update every resource of the stack; prints the plan first.
+
+    \b
+    Examples:
+      ordercli up --local                 the embedded emulator (started in the background)
+      ordercli up --stack shop --region eu-west-1 --dry-run
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.deploy import stack as engine
+        from ordercli.local import control
 
+        options = _options(cli_ctx)
+        was_running = options.wants_local and control.running(control.port_from_env()) is not None
         ctx = _context(
-            options,
+            cli_ctx,
             render,
             start_local=not dry_run,
             **({"webapp.enabled": False} if no_web else {}),
         )
+        if ctx.target.is_local and not dry_run and not was_running:
+            port = f" --port {options.port}" if options.port is not None else ""
+            render.emulator_started(ctx.target.endpoint_url or "", port)
         plan = engine.plan(ctx)
-        render.plan(plan, "Plan")
+        render.plan(plan, "Plan", verbose=options.verbose)
         ctx.aws.note = render.note
         with render.progress(plan if not dry_run else type(plan)([])) as listener:
             result = engine.up(ctx, plan, dry_run=dry_run, listener=listener)
         _checkpoint_local(ctx, dry_run)
         render.stack_result(result, "up")
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
-def teardown(
-    yes: Yes = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
-) -> None:
-    """Delete every resource of the stack (log groups and the queue trigger too)."""
-    _teardown(Options(stack, region, profile, config, json, local, debug), yes)
+@command()
+def teardown(cli_ctx: typer.Context, yes: Yes = False) -> None:
+    """Delete every resource of the stack (log groups and the queue trigger too).
+
+    \b
+    Examples:
+      ordercli teardown --local --yes
+      ordercli teardown --stack shop --region eu-west-1
+    """
+    _teardown(cli_ctx, yes)
 
 
-@app.command("cleanup", hidden=True)
-def cleanup(
-    yes: Yes = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
-) -> None:
+@command(name="cleanup", hidden=True)
+def cleanup(cli_ctx: typer.Context, yes: Yes = False) -> None:
     """Alias of teardown (the original design's word for it)."""
-    _teardown(Options(stack, region, profile, config, json, local, debug), yes)
+    _teardown(cli_ctx, yes)
 
 
 def _checkpoint_local(ctx: Context, dry_run: bool) -> None:
@@ -200,24 +389,27 @@ def _checkpoint_local(ctx: Context, dry_run: bool) -> None:
         control.checkpoint()
 
 
-def _teardown(options: Options, yes: bool) -> None:
+def _teardown(cli_ctx: typer.Context, yes: bool) -> None:
     def body(render: Renderer) -> None:
         from ordercli.deploy import stack as engine
         from ordercli.errors import UsageError
+        from ordercli.operate.status import queue_depth
 
-        ctx = _context(options, render)
+        ctx = _context(cli_ctx, render)
         plan = engine.plan(ctx, teardown=True)
-        render.plan(plan, "Teardown plan")
+        render.plan(plan, "Teardown plan", verbose=ctx.options.verbose)
         if plan.changes and not yes:
             if not sys.stdin.isatty():
                 raise UsageError(
                     "teardown deletes resources: pass --yes to confirm "
                     "(standard input is not a terminal, so I cannot ask)"
                 )
-            if not typer.confirm(
-                f"Delete {len(plan.changes)} resource(s) of stack '{ctx.settings.stack}'?",
-                default=False,
-            ):
+            sqs = ctx.aws.client("sqs")
+            waiting = {
+                label: queue_depth(sqs, name)
+                for label, name in (("queue", ctx.names.queue), ("DLQ", ctx.names.dlq))
+            }
+            if not typer.confirm(render.teardown_question(ctx, len(plan.changes), waiting)):
                 render.info("Nothing was deleted.")
                 raise typer.Exit(1)
         ctx.aws.note = render.note
@@ -226,11 +418,15 @@ def _teardown(options: Options, yes: bool) -> None:
         _checkpoint_local(ctx, False)
         render.stack_result(result, "teardown")
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
+MAX_COUNT = 100_000
+
+
+@command()
 def submit(
+    cli_ctx: typer.Context,
     customer: Annotated[str | None, typer.Option("--customer", help="Customer name.")] = None,
     product: Annotated[str | None, typer.Option("--product", help="Product.")] = None,
     amount: Annotated[
@@ -240,96 +436,89 @@ def submit(
         str | None, typer.Option("--order-id", help="Order id (default: generated, sortable).")
     ] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="Orders from a .csv, .json or .jsonl file.")
+        str | None,
+        typer.Option(
+            "--file", help="Orders from a .csv, .json or .jsonl file; - reads standard input."
+        ),
     ] = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Send a file's valid rows, list the rest.")
     ] = False,
     count: Annotated[
         int | None,
-        typer.Option("--count", min=1, max=1_000_000, help="Send N generated orders (load test)."),
+        typer.Option("--count", min=1, max=MAX_COUNT, help="Send N generated orders (load test)."),
     ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=64, help="Sending threads.")
     ] = 8,
     rate: Annotated[
-        float | None, typer.Option("--rate", min=0.1, help="Orders per second at most.")
+        float | None,
+        typer.Option("--rate", min=0.1, max=100_000, help="Orders per second at most."),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow every order to a terminal state.")
     ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds --wait waits.")] = 300,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
+    fail_on_failed: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-failed",
+            help="Exit 1 when any order failed or was dead-lettered (implies --wait; for CI).",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, max=86_400, help="Seconds --wait waits.")
+    ] = 300,
 ) -> None:
-    """Send orders: one from flags, a file, or a generated load."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    """Send orders: one from flags, a file, or a generated load.
+
+    \b
+    Examples:
+      ordercli submit --local --customer "Ada" --product Book --amount 12.50 --wait
+      ordercli submit --file orders.csv --skip-invalid
+      cat orders.jsonl | ordercli submit --file - --wait --fail-on-failed
+      ordercli submit --local --count 1000 --rate 50
+    """
 
     def body(render: Renderer) -> None:
-        from ordercli.errors import UsageError
         from ordercli.operate import orders_input
         from ordercli.operate import submit as engine
 
-        sources = [
-            s
-            for s, given in (
-                (
-                    "--customer/--product/--amount",
-                    any(v is not None for v in (customer, product, amount)),
-                ),
-                ("--file", file is not None),
-                ("--count", count is not None),
-            )
-            if given
-        ]
-        if len(sources) != 1:
-            raise UsageError(
-                "give exactly one of --customer/--product/--amount, --file or --count"
-                + (f" (got {' and '.join(sources)})" if sources else "")
-            )
-        rejected: list[Any] = []
-        if file is not None:
-            batch = orders_input.from_file(file)
-            rejected = batch.rejected
-            if rejected and not skip_invalid:
-                raise UsageError(
-                    f"{file}: {len(rejected)} invalid row(s); nothing was sent:\n  "
-                    + "\n  ".join(str(r) for r in rejected[:20])
-                    + ("\n  ..." if len(rejected) > 20 else "")
-                    + "\n(--skip-invalid sends the valid rows)"
-                )
-            orders = batch.orders
-        elif count is not None:
-            orders = orders_input.generate(count)
-        else:
-            orders = [orders_input.from_flags(customer, product, amount, order_id)]
-        ctx = _context(options, render)
-        with render.submit_progress(len(orders), wait) as (on_sent, on_done):
+        waiting = wait or fail_on_failed
+        batch = orders_input.choose(customer, product, amount, order_id, file, count)
+        if batch.rejected and not skip_invalid:
+            raise orders_input.InvalidRows(batch.source, batch.rejected)
+        ctx = _context(cli_ctx, render)
+        url = ctx.require_stack()
+        engine.refuse_existing(ctx, batch.explicit_ids)
+        with render.submit_progress(len(batch.orders), waiting) as (on_sent, on_done):
             report = engine.submit(
                 ctx,
-                orders,
-                rejected=rejected,
-                wait=wait,
+                batch.orders,
+                url,
+                rejected=batch.rejected,
+                wait=waiting,
                 timeout=timeout,
                 concurrency=concurrency,
                 rate=rate,
                 on_sent=on_sent,
                 on_done=on_done,
+                explicit_ids=batch.explicit_ids,
             )
-        render.submit_report(report)
-        if report.not_sent or (wait and report.summary()["pending"]):
+        render.submit_report(report, ctx)
+        summary = report.summary()
+        if report.interrupted:
+            raise typer.Exit(130)
+        if report.not_sent or report.error or (waiting and summary["pending"]):
+            raise typer.Exit(1)
+        if fail_on_failed and (summary["failed"] or summary["dead_lettered"]):
             raise typer.Exit(1)
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
+@command()
 def status(
+    cli_ctx: typer.Context,
     order_id: Annotated[
         str | None,
         typer.Argument(help="An orderId: show its outcome, steps and logs.", show_default=False),
@@ -338,36 +527,42 @@ def status(
         str,
         typer.Option("--since", help="Window of the figures: 30m, 1h, 1d, 1w or ISO 8601."),
     ] = "1h",
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
 ) -> None:
     """The stack (resources, queue depths, executions, orders per hour, success rate, latency,
-    errors by function, web app), or one order's outcome."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    errors by function, web app), or one order's outcome.
+
+    \b
+    Examples:
+      ordercli status --local
+      ordercli status 01JD6ZQ7R8XK3V5Y2N4M6P8Q0S --local --json
+    """
 
     def body(render: Renderer) -> None:
+        from lambda_src.order import OrderInvalid, parse_order_id
+        from ordercli.errors import UsageError
         from ordercli.operate import status as engine
+
+        if order_id is not None:
+            try:
+                parse_order_id(order_id)
+            except OrderInvalid as exc:
+                raise UsageError(f"orderId {order_id!r}: {exc.message}") from None
         from ordercli.operate.tail import parse_since
 
         seconds = parse_since(since)
-        if order_id is not None:
-            engine.check_order_id(order_id)
-        ctx = _context(options, render)
+        ctx = _context(cli_ctx, render)
+        ctx.require_stack()
         if order_id is None:
             render.stack_status(engine.deployed_stack_status(ctx, seconds))
         else:
             render.order_status(engine.order_status(ctx, order_id))
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
+@command()
 def tail(
+    cli_ctx: typer.Context,
     order: Annotated[
         str | None, typer.Option("--order", help="Only this orderId (--follow stops when it ends).")
     ] = None,
@@ -379,17 +574,15 @@ def tail(
         bool,
         typer.Option("--follow/--no-follow", "-f", help="Keep printing new lines (Ctrl-C stops)."),
     ] = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
 ) -> None:
     """Executions and the Lambdas' log lines, interleaved by time; prints and exits, or
-    follows with --follow (as `aws logs tail`)."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    follows with --follow (as `aws logs tail`).
+
+    \b
+    Examples:
+      ordercli tail --local --no-follow --since 1h
+      ordercli tail --order 01JD6ZQ7R8XK3V5Y2N4M6P8Q0S
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.operate import tail as engine
@@ -397,46 +590,83 @@ def tail(
         seconds = engine.parse_since(since)
         if order is not None:
             engine.check_order_id(order)
-        ctx = _context(options, render)
+        ctx = _context(cli_ctx, render)
+        ctx.require_stack()
         try:
             for line in engine.follow(ctx, since=seconds, order_id=order, keep_following=follow):
                 render.tail_line(line)
         except KeyboardInterrupt:
             return
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
+@command()
 def dlq(
+    cli_ctx: typer.Context,
     redrive: Annotated[
         bool, typer.Option("--redrive", help="Move the messages back to the queue.")
     ] = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
 ) -> None:
-    """List dead-lettered orders (without consuming them), or --redrive them."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    """List dead-lettered orders (without consuming them), or --redrive them.
+
+    \b
+    Examples:
+      ordercli dlq --local
+      ordercli dlq --local --redrive
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.operate import dlq as engine
 
-        ctx = _context(options, render)
+        ctx = _context(cli_ctx, render)
+        ctx.require_stack()
         if redrive:
             render.redrive(engine.redrive(ctx))
         else:
             render.dead_letters(engine.list_dead_letters(ctx))
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@app.command()
+@command()
+def policy(
+    cli_ctx: typer.Context,
+    no_web: Annotated[bool, typer.Option("--no-web", help="For a stack without web app.")] = False,
+) -> None:
+    """Print the IAM policy that lets a person or CI run this stack's commands.
+
+    \b
+    Examples:
+      ordercli policy --stack shop --region eu-west-1 > ordercli-policy.json
+      ordercli policy --no-web --json
+    """
+
+    def body(render: Renderer) -> None:
+        from ordercli.context import build_context
+        from ordercli.deploy.deployer_policy import deployer_policy
+        from ordercli.errors import UsageError
+
+        options = _options(cli_ctx)
+        if options.local:
+            raise UsageError("policy is for the aws target (the emulator checks no IAM)")
+        ctx = build_context(options)  # no header: stdout is the policy, ready to save
+        web = not no_web and bool(ctx.settings["webapp.enabled"])
+        result = deployer_policy(ctx.names, web=web)
+        if options.json:
+            render.context = ctx  # the --json convention: target and stack first
+            render.emit_json(result.to_json())
+        else:
+            render.emit_json(result.document(), envelope=False)
+        for grant in [] if options.json else result.unscoped:
+            render.err.print(f"{grant.sid}: {grant.unscoped}.", markup=False)
+
+    run(cli_ctx, body)
+
+
+@command()
 def cost(
+    cli_ctx: typer.Context,
     orders_per_month: Annotated[
         int,
         typer.Option("--orders-per-month", min=0, max=1_000_000_000, help="Orders a month."),
@@ -447,26 +677,26 @@ def cost(
             "--measured", help="Lambda durations from the stack's last day of logs, not assumed."
         ),
     ] = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    local: Local = False,
-    debug: Debug = False,
 ) -> None:
     """The stack's monthly cost as configured, by service, with and without the free tier
-    (an estimate from list prices; no AWS call unless --measured)."""
-    options = Options(stack, region, profile, config, json, local, debug)
+    (an estimate from list prices; no AWS call unless --measured).
+
+    \b
+    Examples:
+      ordercli cost --orders-per-month 100000
+      ordercli cost --local --measured --json
+    """
 
     def body(render: Renderer) -> None:
         from ordercli import cost as engine
         from ordercli.config import load_settings
 
-        settings = load_settings({"stack": stack, "region": region}, config)
+        options = _options(cli_ctx)
+        settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
+        render.name_stack(settings.stack)
         durations, source = None, "assumed"
         if measured:
-            ctx = _context(options, render)
+            ctx = _context(cli_ctx, render)
             durations = engine.measure_durations(ctx)
             source = f"measured on {ctx.target.label} over the last day" + (
                 "" if len(durations) == 4 else "; assumed where no invocation was logged"
@@ -477,54 +707,23 @@ def cost(
             )
         )
 
-    run(options, body)
-
-
-@app.command()
-def policy(
-    no_web: Annotated[bool, typer.Option("--no-web", help="For a stack without web app.")] = False,
-    stack: Stack = None,
-    region: Region = None,
-    profile: Profile = None,
-    config: Config = None,
-    json: Json = False,
-    debug: Debug = False,
-) -> None:
-    """Print the IAM policy that lets a person or CI run this stack's commands."""
-    options = Options(stack, region, profile, config, json, False, debug)
-
-    def body(render: Renderer) -> None:
-        from ordercli.context import build_context
-        from ordercli.deploy.deployer_policy import deployer_policy
-
-        ctx = build_context(options)  # no header: stdout is the policy, ready to save
-        web = not no_web and bool(ctx.settings["webapp.enabled"])
-        result = deployer_policy(ctx.names, web=web)
-        render.emit_json(result.to_json() if json else result.document())
-        for grant in [] if json else result.unscoped:
-            render.err.print(f"{grant.sid}: {grant.unscoped}.", markup=False)
-
-    run(options, body)
+    run(cli_ctx, body)
 
 
 # -- the local emulator ---------------------------------------------------------------------
-Port = Annotated[
-    int | None,
-    typer.Option(
-        "--port", help="Port [env ORDERCLI_LOCAL_PORT; default 4566].", show_default=False
-    ),
-]
+@command(local_app, "start")
+def local_start(cli_ctx: typer.Context) -> None:
+    """Start the emulator in the background (a no-op if it already runs).
 
-
-@local_app.command("start")
-def local_start(port: Port = None, json: Json = False, debug: Debug = False) -> None:
-    """Start the emulator in the background (a no-op if it already runs)."""
-    options = Options(json=json, debug=debug)
+    \b
+    Examples:
+      ordercli local start --port 4599     then: ordercli --local --port 4599 up
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.local import control
 
-        state, started = control.start(port)
+        state, started = control.start(None)
         info = control.status(state.port)
         render.local_status(info, "started" if started else "already running")
         if started and not render.json_mode:
@@ -533,72 +732,85 @@ def local_start(port: Port = None, json: Json = False, debug: Debug = False) -> 
             for line in state_view.started(info):
                 render.info(line)
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-DrainTimeout = Annotated[
-    float,
-    typer.Option("--timeout", min=0, help="Seconds to let running orders finish before saving."),
-]
-
-
-@local_app.command("stop")
+@command(local_app, "stop")
 def local_stop(
-    port: Port = None, timeout: DrainTimeout = 10.0, json: Json = False, debug: Debug = False
+    cli_ctx: typer.Context,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0, help="Seconds to let running orders finish before saving."
+        ),
+    ] = 10.0,
 ) -> None:
-    """Stop the emulator and its web app, saving the emulator's state for the next start."""
-    options = Options(json=json, debug=debug)
+    """Stop the emulator and its web app, saving the emulator's state for the next start.
+
+    \b
+    Examples:
+      ordercli local stop
+      ordercli local stop --port 4599
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.local import control, state_view
 
-        done = control.stop_saving(port, timeout)
-        port_ = port or control.port_from_env()
-        if render.json_mode:
-            saved = done.saved if done else None
-            pid = done.state.pid if done else None
-            render.emit_json(
-                {"stopped": done is not None, "pid": pid, "port": port_, "saved": saved}
-            )
-            return
-        render.local_stopped(done.state.pid if done else None, port_)
-        for line in state_view.stopped(done.saved, timeout) if done else []:
+        done = control.stop_saving(None, timeout)
+        render.local_stopped(
+            done.state.pid if done else None,
+            control.port_from_env(),
+            saved=done.saved if done else None,
+        )
+        for line in (
+            state_view.stopped(done.saved, timeout) if done and not render.json_mode else []
+        ):
             render.info(line)
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@local_app.command("status")
-def local_status(port: Port = None, json: Json = False, debug: Debug = False) -> None:
-    """Whether the emulator runs, its pid, endpoint, web app and log file."""
-    options = Options(json=json, debug=debug)
+@command(local_app, "status")
+def local_status(cli_ctx: typer.Context) -> None:
+    """Whether the emulator runs, its pid, endpoint, web app and log file (exit 3: not
+    running).
+
+    \b
+    Examples:
+      ordercli local status --json
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.local import control
 
-        info = control.status(port)
+        info = control.status(None)
         render.local_status(info, None)
         if not render.json_mode:
             from ordercli.local import state_view
 
             for line in state_view.stored(info):
                 render.info(line)
+        if not info["running"]:
+            raise typer.Exit(3)
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
-@local_app.command("reset")
-def local_reset(
-    port: Port = None, yes: Yes = False, json: Json = False, debug: Debug = False
-) -> None:
-    """Stop the emulator without saving and forget its saved state: the next start is empty."""
-    options = Options(json=json, debug=debug)
+@command(local_app, "reset")
+def local_reset(cli_ctx: typer.Context, yes: Yes = False) -> None:
+    """Stop the emulator without saving and forget its saved state: the next start is empty.
+
+    \b
+    Examples:
+      ordercli local reset --yes
+      ordercli local reset --port 4599 --yes
+    """
 
     def body(render: Renderer) -> None:
         from ordercli.errors import UsageError
         from ordercli.local import control
 
-        port_ = port or control.port_from_env()
+        port = control.port_from_env()
         if not yes:
             if not sys.stdin.isatty():
                 raise UsageError(
@@ -606,17 +818,14 @@ def local_reset(
                     "(standard input is not a terminal, so I cannot ask)"
                 )
             if not typer.confirm(
-                f"Stop the emulator on port {port_} and forget everything it holds?", default=False
+                f"Stop the emulator on port {port} and forget everything it holds?", default=False
             ):
                 render.info("Nothing was reset.")
                 raise typer.Exit(1)
-        freed = control.reset(port_)
-        if render.json_mode:
-            render.emit_json({"reset": True, "port": port_, "freed_bytes": freed})
-        else:
-            render.info(f"Reset the emulator on port {port_}: its saved state is gone.")
+        freed = control.reset(port)
+        render.local_reset(port, freed)
 
-    run(options, body)
+    run(cli_ctx, body)
 
 
 def main() -> None:

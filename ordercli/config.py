@@ -236,6 +236,14 @@ def read_file(path: Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("(file)", f"cannot read: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("(file)", f"is not UTF-8 text (byte {exc.start})", str(path)) from None
+    except RecursionError:
+        raise ConfigError("(file)", "is nested too deeply", str(path)) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError(
+            "(file)", f"holds a value that cannot be read: {exc}"[:160], str(path)
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -247,10 +255,26 @@ def read_file(path: Path) -> dict[str, Any]:
     flat = _flatten(raw)
     for key in flat:
         if key not in SCHEMA:
-            close = [k for k in SCHEMA if k.split(".")[-1] == key.split(".")[-1]]
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = suggest(key)
+            hint = f" (did you mean '{close}'?)" if close else ""
             raise ConfigError(key, f"unknown key{hint}", str(path))
     return flat
+
+
+def suggest(key: str) -> str | None:
+    """The known key a misspelled one most likely meant: the same last part in another
+    group (`max_receive_count` -> `queue.max_receive_count`), or the closest spelling."""
+    import difflib
+
+    leaf = key.split(".")[-1]
+    same_leaf = [k for k in SCHEMA if k.split(".")[-1] == leaf]
+    if same_leaf:
+        return same_leaf[0]
+    close = difflib.get_close_matches(key, list(SCHEMA), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    by_leaf = difflib.get_close_matches(leaf, [k.split(".")[-1] for k in SCHEMA], n=1, cutoff=0.6)
+    return next((k for k in SCHEMA if by_leaf and k.split(".")[-1] == by_leaf[0]), None)
 
 
 def load_settings(
@@ -264,6 +288,8 @@ def load_settings(
     path: Path | None
     if config_path:
         path = Path(config_path)
+        if path.is_dir():
+            raise ConfigError("--config", f"{config_path} is a directory, not a config file")
         if not path.is_file():
             raise ConfigError("--config", f"file {config_path} does not exist")
     else:

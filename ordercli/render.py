@@ -1,13 +1,24 @@
 """The only place that prints: tables, progress, errors and --json, from result objects.
 
-User data is always passed as rich Text (never parsed as markup)."""
+User data is always passed as rich Text (never parsed as markup). Output that is not a
+terminal is never wrapped or cut (whole ARNs, one per line); in a terminal, table cells fold
+to fit rather than being cut with "…".
+
+JSON, one convention for every command: an object with `target` ({kind, endpoint, region,
+account}) and `stack` first, times as ISO 8601 UTC strings, null for absent values. The
+engines may hand over datetimes or epoch numbers under TIME_KEYS; `jsonable` converts them
+here, in one place. New render functions: build a dict (or call .to_json()) and pass it to
+`emit_json`; print human text through `self.out` with Text (never markup)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -15,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from ordercli.context import Context
     from ordercli.deploy.apply import Listener
     from ordercli.deploy.plan import Plan
     from ordercli.deploy.stack import StackResult
@@ -29,8 +41,81 @@ STATUS_STYLE = {
     "NOT_SENT": "red",
     "TIMED_OUT": "red",
     "ABORTED": "red",
+    "DEAD_LETTERED": "red",
 }
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
+# Keys whose numeric values are epoch times (seconds, or milliseconds when that large).
+TIME_KEYS = frozenset(
+    ("time", "timestamp", "sent_at", "stopped_at", "started_at", "startDate", "stopDate")
+)
+UNWRAPPED = 100_000  # columns when the output is not a terminal: nothing is wrapped or cut
+
+
+def iso(value: datetime | float | int) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, from a datetime or epoch seconds/ms."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        seconds = value / 1000 if value > 1e11 else value
+        moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def jsonable(data: Any, key: str | None = None) -> Any:
+    """Result data as JSON values under the one convention (see the module docstring)."""
+    if isinstance(data, Mapping):
+        return {str(k): jsonable(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [jsonable(v) for v in data]
+    if isinstance(data, datetime):
+        return iso(data)
+    if isinstance(data, date):
+        return data.isoformat()
+    if isinstance(data, str) and key == "orderId" and data in ("", "-"):
+        return None  # an unreadable orderId is absent, not a placeholder
+    if isinstance(data, bool) or data is None or isinstance(data, str):
+        return data
+    if isinstance(data, int | float) and key in TIME_KEYS:
+        return iso(data)
+    if isinstance(data, Decimal):
+        return float(data)
+    if isinstance(data, int | float):
+        return data
+    if hasattr(data, "to_json"):
+        return jsonable(data.to_json())
+    return str(data)
+
+
+def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    unwrapped = width is None and not stream.isatty()  # ORDERCLI_WIDTH acts as a terminal's
+    return Console(
+        stderr=stderr,
+        width=UNWRAPPED if unwrapped else width,
+        no_color=no_color,
+        highlight=False,
+        soft_wrap=unwrapped,
+    )
+
+
+def _action_name(action: Any) -> str:
+    return f"{action.action} {action.spec.kind} {action.spec.name}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _table(title: str | None = None) -> Table:
+    return Table(show_edge=False, pad_edge=False, title=title, title_justify="left")
+
+
+ID_WIDTH = {"messageId": 36, "orderId": 26}  # ids stay whole on one line where they fit
+
+
+def _columns(table: Table, *names: str) -> None:
+    for name in names:
+        table.add_column(name, overflow="fold", min_width=ID_WIDTH.get(name))
 
 
 class Renderer:
@@ -39,12 +124,41 @@ class Renderer:
     ) -> None:
         self.json_mode = json_mode
         no_color = None if color is None else not color
-        self.out = Console(width=width, no_color=no_color, highlight=False, soft_wrap=False)
-        self.err = Console(stderr=True, width=width, no_color=no_color, highlight=False)
+        self.out = _console(False, width, no_color)
+        self.err = _console(True, width, no_color)
+        self.context: Context | None = None  # set by bind(): the target and stack of the output
 
     # -- generic ---------------------------------------------------------------
-    def emit_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    def bind(self, ctx: Context) -> None:
+        """Name the target and stack: in the header line, and in every JSON output."""
+        self.context = ctx
+        self.header(ctx.target.label, ctx.settings.stack)
+
+    def bind_local(self, endpoint: str) -> None:
+        """The emulator's own commands: the target is the local one; no stack is involved."""
+        from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
+
+        self._local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
+        self._local["account"] = LOCAL_ACCOUNT
+
+    def name_stack(self, stack: str) -> None:
+        """The stack of a command that needs no target (cost without --measured)."""
+        self._stack = stack
+
+    def envelope(self) -> dict[str, Any]:
+        if self.context is None:
+            return {"target": getattr(self, "_local", None), "stack": getattr(self, "_stack", None)}
+        return {"target": self.context.target_json(), "stack": self.context.settings.stack}
+
+    def emit_json(self, data: Any, *, lines: bool = False, envelope: bool = True) -> None:
+        """One JSON document (or, with lines, one JSON Lines record) under the convention.
+        envelope=False only for a document whose shape is fixed elsewhere (an IAM policy)."""
+        body = jsonable(data)
+        if isinstance(body, dict) and envelope:
+            body = {**body, **self.envelope()}
+            body = {"target": body.pop("target"), "stack": body.pop("stack"), **body}
+        text = json.dumps(body, ensure_ascii=False) if lines else json.dumps(body, indent=2)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def header(self, target: str, stack: str) -> None:
@@ -55,6 +169,20 @@ class Renderer:
         line.append("  stack ", style="dim").append(stack, style="cyan")
         self.out.print(line)
 
+    def init_written(self, path: Path) -> None:
+        if self.json_mode:
+            self.emit_json({"written": str(path)})
+        else:
+            self.info(f"Wrote {path}. Every key is optional; edit what you need.")
+
+    def emulator_started(self, endpoint: str, flags: str) -> None:
+        """`up --local` started the emulator: say so, and how to stop it."""
+        self.info(
+            f"Started the local emulator in the background at {endpoint}; it keeps running "
+            f"after this command. Stop it with: ordercli local stop{flags}",
+            style="cyan",
+        )
+
     def info(self, message: str, style: str | None = None) -> None:
         """A human line: on stdout, or on stderr in --json mode so stdout stays JSON."""
         (self.err if self.json_mode else self.out).print(Text(message, style=style or ""))
@@ -64,24 +192,30 @@ class Renderer:
         self.info(f"  {message}", style="dim")
 
     def error(self, err: OrderCliError) -> None:
+        if err.hint and self.context is not None:
+            err.hint = self.context.with_flags(err.hint)  # hints repeat the flags given
         if self.json_mode:
-            self.emit_json(
-                {"error": {"message": err.message, "hint": err.hint, "exit_code": err.exit_code}}
-            )
+            error: dict[str, Any] = {
+                "message": err.message,
+                "hint": err.hint,
+                "exit_code": err.exit_code,
+            }
+            if getattr(err, "details", None) is not None:
+                error["details"] = err.details
+            self.emit_json({"error": error})
         self.err.print(Text("Error: ", style="bold red") + Text(err.message))
         if err.hint:
             self.err.print(Text(err.hint, style="dim"))
 
     # -- up / teardown ---------------------------------------------------------
-    def plan(self, plan: Plan, title: str) -> None:
+    def plan(self, plan: Plan, title: str, *, verbose: bool = False) -> None:
+        """The changes (every row with verbose), then the counts with "N unchanged"."""
         if self.json_mode:
             return
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-        table.add_column("action")
-        table.add_column("kind")
-        table.add_column("resource")
-        table.add_column("reason", overflow="fold")
-        for a in plan.actions:
+        rows = plan.actions if verbose else plan.changes
+        table = _table(title)
+        _columns(table, "action", "kind", "resource", "reason")
+        for a in rows:
             style = ACTION_STYLE[a.action]
             table.add_row(
                 Text(ACTION_WORD[a.action], style=style),
@@ -89,19 +223,41 @@ class Renderer:
                 Text(a.spec.name),
                 Text(a.reason, style="dim"),
             )
-        self.out.print(table)
+        if rows:
+            self.out.print(table)
         counts = {k: sum(1 for a in plan.actions if a.action == k) for k in ACTION_STYLE}
         summary = ", ".join(f"{n} to {k}" for k, n in counts.items() if n and k != "noop")
         self.out.print(
             Text(
-                f"Plan: {summary or 'nothing to change'} ({counts['noop']} unchanged)", style="bold"
+                f"Plan: {summary or 'nothing to change'}, {counts['noop']} unchanged"
+                + ("" if verbose or not counts["noop"] else " (--verbose lists them)"),
+                style="bold",
             )
         )
 
+    def teardown_question(self, ctx: Context, n: int, waiting: dict[str, dict[str, Any]]) -> str:
+        """The confirmation: what goes, where, and the orders that go with the queues."""
+        t = ctx.target_json()
+        where = f"{t['kind']} target, account {t['account'] or ctx.aws.account_id()}, "
+        where += f"region {t['region']}" + (f", endpoint {t['endpoint']}" if t["endpoint"] else "")
+        lines = [f"Delete {n} resource(s) of stack '{ctx.settings.stack}' ({where})?"]
+        queued = [
+            f"{q['visible'] + q['in_flight']} in the {label}"
+            for label, q in waiting.items()
+            if q["exists"] and (q["visible"] or q["in_flight"])
+        ]
+        if queued:
+            lines.append(f"Orders still waiting are deleted with the queues: {', '.join(queued)}.")
+        return "\n".join(lines)
+
     @contextmanager
     def progress(self, plan: Plan) -> Iterator[Listener | None]:
+        """A bar in a terminal; elsewhere (a log, a pipe) only the result lines."""
         if self.json_mode or not plan.changes:
             yield None
+            return
+        if not self.out.is_terminal:
+            yield lambda event, action, result: self._applied(self.out, event, action, result)
             return
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -116,24 +272,28 @@ class Renderer:
             task = bar.add_task("applying", total=len(plan.changes))
 
             def listener(event: str, action: Any, result: Any) -> None:
-                name = f"{action.action} {action.spec.kind} {action.spec.name}"
                 if event == "start":
-                    bar.update(task, description=name)
+                    bar.update(task, description=_action_name(action))
                 elif event == "waiting":  # a countdown (deploy helper's line)
-                    bar.update(task, description=f"{name}: waiting for {result.detail}")
-                elif event == "done":
-                    bar.advance(task)
-                    bar.console.print(
-                        Text("  ✓ ", style="green") + Text(f"{name} ({result.seconds:.1f}s)")
+                    bar.update(
+                        task, description=f"{_action_name(action)}: waiting for {result.detail}"
                     )
-                elif event == "failed":
+                elif event in ("done", "failed"):
                     bar.advance(task)
-                    bar.console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
-                elif event == "skipped":
-                    bar.console.print(Text(f"  - {name} (skipped)", style="dim"))
+                self._applied(bar.console, event, action, result)
 
             yield listener
             bar.update(task, description="done")
+
+    @staticmethod
+    def _applied(console: Console, event: str, action: Any, result: Any) -> None:
+        name = _action_name(action)
+        if event == "done":
+            console.print(Text("  ✓ ", style="green") + Text(f"{name} ({result.seconds:.1f}s)"))
+        elif event == "failed":
+            console.print(Text("  ✗ ", style="red") + Text(f"{name}: {result.error}"))
+        elif event == "skipped":
+            console.print(Text(f"  - {name} (skipped)", style="dim"))
 
     def stack_result(self, result: StackResult, verb: str) -> None:
         if self.json_mode:
@@ -155,8 +315,9 @@ class Renderer:
 
     # -- local emulator --------------------------------------------------------
     def local_status(self, info: dict[str, Any], event: str | None) -> None:
+        self.bind_local(info["endpoint"])
         if self.json_mode:
-            self.emit_json({**info, **({"event": event} if event else {})})
+            self.emit_json({**info, "event": event})
             return
         if not info["running"]:
             self.out.print(Text(f"Emulator not running (port {info['port']}).", style="yellow"))
@@ -167,18 +328,26 @@ class Renderer:
             if info.get(key) is not None:
                 self.out.print(Text(f"  {key}: ", style="dim") + Text(str(info[key])))
 
-    def local_stopped(self, pid: int | None, port: int) -> None:
+    def local_stopped(self, pid: int | None, port: int, saved: Any = None) -> None:
+        self.bind_local(f"http://127.0.0.1:{port}")
         if self.json_mode:
-            self.emit_json({"stopped": pid is not None, "pid": pid, "port": port})
+            self.emit_json({"stopped": pid is not None, "pid": pid, "port": port, "saved": saved})
         elif pid is None:
             self.out.print(Text(f"No emulator was running on port {port}.", style="dim"))
         else:
             self.out.print(Text(f"Stopped the emulator (pid {pid}, port {port}).", style="green"))
 
+    def local_reset(self, port: int, freed: Any) -> None:
+        self.bind_local(f"http://127.0.0.1:{port}")
+        if self.json_mode:
+            self.emit_json({"reset": True, "port": port, "freed_bytes": freed})
+        else:
+            self.info(f"Reset the emulator on port {port}: its saved state is gone.")
+
     # -- submit ----------------------------------------------------------------
     @contextmanager
     def submit_progress(self, total: int, wait: bool) -> Iterator[tuple[Any, Any]]:
-        if self.json_mode or (total < 2 and not wait):
+        if self.json_mode or (total < 2 and not wait) or not self.out.is_terminal:
             yield None, None
             return
         from rich.progress import (
@@ -203,21 +372,20 @@ class Renderer:
                 lambda n, t: bar.update(done, completed=n, total=t),
             )
 
-    def submit_report(self, report: Any) -> None:
+    def submit_report(self, report: Any, ctx: Context) -> None:
         if self.json_mode:
             self.emit_json(report.to_json())
             return
         summary = report.summary()
         if len(report.results) <= 20:
-            table = Table(show_edge=False, pad_edge=False)
-            for col in ("orderId", "status", "error", "latency"):
-                table.add_column(col)
+            table = _table()
+            _columns(table, "orderId", "status", "error", "latency")
             for r in report.results:
                 lat = "" if r.latency is None else f"{r.latency * 1000:.0f} ms"
                 table.add_row(
                     Text(r.order_id),
                     Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                    Text(r.error or r.cause or ""),
+                    Text(": ".join(x for x in (r.error, r.cause) if x)),
                     Text(lat),
                 )
             self.out.print(table)
@@ -229,15 +397,13 @@ class Renderer:
         if report.waited:
             line += f"; succeeded {summary['succeeded']}, failed {summary['failed']}"
             if summary["failed_by_error"]:
-                line += (
-                    " ("
-                    + ", ".join(f"{k} {v}" for k, v in summary["failed_by_error"].items())
-                    + ")"
-                )
-            if summary["pending"]:
-                line += f", still pending {summary['pending']}"
+                line += " (" + _counts(summary["failed_by_error"]) + ")"
+            line += f", dead-lettered {summary['dead_lettered']}"
+            if summary["dead_lettered_by_reason"]:
+                line += " (" + _counts(summary["dead_lettered_by_reason"]) + ")"
+            line += f", still pending {summary['pending']}"
         self.out.print(Text(line, style="bold"))
-        if "latency_ms" in summary:
+        if summary["latency_ms"]:
             lat = summary["latency_ms"]
             self.out.print(
                 Text(
@@ -248,17 +414,39 @@ class Renderer:
             )
         for r in report.rejected:
             self.out.print(Text(f"rejected {r}", style="yellow"))
-        for r in report.not_sent:
-            self.err.print(Text(f"not sent {r.order_id}: {r.cause}", style="red"))
+        if report.not_sent:
+            shown = report.not_sent[:20]
+            self.err.print(
+                Text(
+                    f"{len(report.not_sent)} order(s) were NOT sent (not accepted by the queue):",
+                    style="red",
+                )
+            )
+            for r in shown:
+                self.err.print(Text(f"  not sent {r.order_id}: {r.cause}", style="red"))
+            if len(report.not_sent) > len(shown):
+                self.err.print(Text("  ... (--json lists every order)", style="red"))
+        if report.interrupted:
+            self.err.print(
+                Text("Interrupted: the orders listed as sent were accepted.", style="yellow")
+            )
+        if report.error is not None:
+            self.error(report.error)
+        sent = [r for r in report.results if r.status != "NOT_SENT"]
+        if sent:
+            if len(sent) == 1:
+                follow = ctx.command(f"status {sent[0].order_id}")
+            else:
+                follow = ctx.command("status")
+            self.out.print(Text("Next: ", style="dim") + Text(follow))
 
     # -- status ----------------------------------------------------------------
     def stack_status(self, st: dict[str, Any]) -> None:
         if self.json_mode:
             self.emit_json(st)
             return
-        table = Table(show_edge=False, pad_edge=False, title="Resources", title_justify="left")
-        for col in ("state", "kind", "resource", "detail"):
-            table.add_column(col)
+        table = _table("Resources")
+        _columns(table, "state", "kind", "resource", "detail")
         for r in st["resources"]:
             style = {"present": "green", "missing": "red", "drifted": "yellow"}[r["state"]]
             table.add_row(
@@ -394,8 +582,7 @@ class Renderer:
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:
         if self.json_mode:
-            sys.stdout.write(json.dumps(line.to_json()) + "\n")
-            sys.stdout.flush()
+            self.emit_json(line.to_json(), lines=True)
             return
         import time as _time
 
@@ -423,14 +610,8 @@ class Renderer:
         if not msgs:
             self.out.print(Text("The dead-letter queue is empty.", style="green"))
             return
-        table = Table(
-            show_edge=False,
-            pad_edge=False,
-            title=f"{len(msgs)} dead-lettered message(s)",
-            title_justify="left",
-        )
-        for col in ("messageId", "orderId", "reason", "error", "dead-lettered"):
-            table.add_column(col, overflow="fold")
+        table = _table(f"{len(msgs)} dead-lettered message(s)")
+        _columns(table, "messageId", "orderId", "reason", "error", "dead-lettered")
         for m in msgs:
             table.add_row(
                 Text(m["messageId"]),
@@ -440,7 +621,10 @@ class Renderer:
                 Text(m["sent_at"] or ""),
             )
         self.out.print(table)
-        self.out.print(Text("`ordercli dlq --redrive` moves them back to the queue.", style="dim"))
+        redrive = (
+            self.context.command("dlq --redrive") if self.context else "ordercli dlq --redrive"
+        )
+        self.out.print(Text(f"`{redrive}` moves them back to the queue.", style="dim"))
 
     def redrive(self, data: dict[str, Any]) -> None:
         if self.json_mode:

@@ -375,7 +375,7 @@ def test_planner_alone_decides_from_an_in_memory_remote_state(make_ctx: MakeCtx)
         ("code", None, None),
         ("timeout", 99, 10),
     ]
-    assert update.reason == "code changed; timeout: 99 -> 10"
+    assert update.reason == "code changed; timeout: live 99, config 10"
     assert decide_teardown(specs[0], None).action == "noop"
     assert decide_teardown(specs[0], remote[specs[0].key]).action == "delete"
 

@@ -223,7 +223,8 @@ def test_changed_app_uploads_a_new_version_and_updates_the_environment(aws: Any)
     current = eb_environment.EnvironmentState("ordercli-old", "Ready", "Green", {}, None)
     changes = eb_environment.diff(s["eb_environment"], current)
     reasons = [str(c) for c in changes]
-    assert reasons[0] == f"version ordercli-old -> {label}" and "InstanceTypes changed" in reasons
+    assert reasons[0] == f"version: live ordercli-old, config {label}"
+    assert "InstanceTypes changed" in reasons
     eb, s3 = aws.client("elasticbeanstalk"), aws.client("s3")
     with Stubber(eb) as ebs, Stubber(s3) as s3s:
         _stub_upload(ebs, s3s, label)

@@ -53,7 +53,8 @@ def deployed(emulator: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     os.environ.update({k: emulator[k] for k in ("ORDERCLI_HOME", "ORDERCLI_LOCAL_PORT")})
     result = cli("up", "--local", "--stack", "e2e", "--no-web", "--config", str(cfg), "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["target"] == f"local ({emulator['endpoint']})"
+    target = json.loads(result.stdout)["target"]
+    assert (target["kind"], target["endpoint"]) == ("local", emulator["endpoint"])
     return str(cfg)
 
 

@@ -113,7 +113,7 @@ def test_partial_batch_failures_are_retried_and_unsent_orders_listed() -> None:
             "send_message_batch",
             {"Successful": [{"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}], "Failed": []},
         )
-        results = submit.send_orders(sqs, "https://q", orders, sleep=lambda s: None)
+        results = submit.send_orders(sqs, "https://q", orders, sleep=lambda s: None).results
         stub.assert_no_pending_responses()
     assert [r.status for r in results] == ["QUEUED", "QUEUED", "NOT_SENT"]
     assert "InvalidMessageContents" in (results[2].cause or "")
@@ -133,7 +133,7 @@ def test_submit_and_wait_in_process(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("op")
     deploy.up(ctx)
     orders = orders_input.generate(12)
-    report = submit.submit(ctx, orders)
+    report = submit.submit(ctx, orders, ctx.require_stack())
     assert {r.status for r in report.results} == {"QUEUED"}
     assert report.summary()["sent"] == 12
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -145,9 +145,9 @@ def test_submit_and_wait_in_process(make_ctx: MakeCtx) -> None:
 def test_submit_to_a_missing_stack_says_so(make_ctx: MakeCtx) -> None:
     from ordercli.errors import NotFound
 
-    with pytest.raises(NotFound, match="has no queue nostack-orders") as err:
-        submit.submit(make_ctx("nostack"), orders_input.generate(1))
-    assert err.value.hint == "Deploy it first: ordercli up"
+    with pytest.raises(NotFound, match=r"is not deployed .*no queue nostack-orders") as err:
+        make_ctx("nostack").require_stack()
+    assert err.value.hint == "Deploy it first: ordercli up --stack nostack"
 
 
 def test_wait_follows_executions_by_name(make_ctx: MakeCtx) -> None:
@@ -234,7 +234,7 @@ def test_status_of_an_empty_stack(make_ctx: MakeCtx) -> None:
 def test_status_of_a_deployed_stack_counts(make_ctx: MakeCtx) -> None:
     ctx = make_ctx("st")
     deploy.up(ctx)
-    submit.submit(ctx, orders_input.generate(3))
+    submit.submit(ctx, orders_input.generate(3), ctx.require_stack())
     st = status.stack_status(ctx)
     assert st["deployed"] and {r["state"] for r in st["resources"]} == {"present"}
     assert st["queue"]["visible"] == 3 and st["dlq"]["visible"] == 0
@@ -417,3 +417,313 @@ def test_cli_submit_file_with_bad_row_sends_nothing_unless_skip_invalid(
     assert result.exit_code == 0
     data: dict[str, Any] = json.loads(result.stdout)
     assert data["summary"]["sent"] == 1 and data["rejected"][0]["line"] == 3
+
+
+# -- hostile order files (issue 10, item 6) ---------------------------------------------------
+HEAD = "customerName,product,amount\n"
+
+
+def rejected_of(p: Path) -> list[tuple[int, str]]:
+    return [(r.line, r.field) for r in orders_input.from_file(p).rejected]
+
+
+def test_csv_with_bom_and_crlf_is_read(tmp_path: Path) -> None:
+    p = write(tmp_path, "o.csv", b"\xef\xbb\xbf" + (HEAD + "Ada,Book,1\r\nBob,Pen,2\r\n").encode())
+    batch = orders_input.from_file(p)
+    assert [o.customer_name for o in batch.orders] == ["Ada", "Bob"] and not batch.rejected
+
+
+def test_jsonl_with_bom_crlf_and_u2028_inside_a_string(tmp_path: Path) -> None:
+    good = '{"customerName":"Ada","product":"Book","amount":1}\r\n'
+    bad = '{"customerName":"A\u2028B","product":"Book","amount":1}\r\n'
+    p = write(tmp_path, "o.jsonl", b"\xef\xbb\xbf" + (good + bad).encode())
+    batch = orders_input.from_file(p)
+    assert len(batch.orders) == 1
+    assert [(r.line, r.field) for r in batch.rejected] == [(2, "customerName")]
+
+
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("nul.csv", HEAD + "A\x00da,Book,1\n", [(2, "customerName")]),
+        ("formula.csv", HEAD + '=cmd|"/c calc"!A0,Book,1\n', [(2, "customerName")]),
+        ("exp.csv", HEAD + "Ada,Book,1e3\n", [(2, "amount")]),
+        (
+            "bidi.jsonl",
+            '{"customerName":"a\u202eb","product":"p","amount":1}\n',
+            [(1, "customerName")],
+        ),
+        (
+            "dupkey.jsonl",
+            '{"customerName":"a","product":"p","amount":1,"amount":2}\n',
+            [(1, "amount")],
+        ),
+        ("exp.jsonl", '{"customerName":"a","product":"p","amount":1e3}\n', [(1, "amount")]),
+        ("neg0.jsonl", '{"customerName":"a","product":"p","amount":-0}\n', [(1, "amount")]),
+        (
+            "long.jsonl",
+            '{"customerName":"a","product":"p","amount":12.30000000000000001}\n',
+            [(1, "amount")],
+        ),
+        ("bool.json", '[{"customerName":"a","product":"p","amount":true}]', [(1, "amount")]),
+        ("null.json", '[{"customerName":null,"product":"p","amount":1}]', [(1, "customerName")]),
+        ("array.json", '[{"customerName":["a"],"product":"p","amount":1}]', [(1, "customerName")]),
+        (
+            "id.jsonl",
+            '{"orderId":"x\\n","customerName":"a","product":"p","amount":1}\n',
+            [(1, "orderId")],
+        ),
+        ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", [(1, "row")]),
+    ],
+)
+def test_hostile_rows_are_rejected_naming_line_and_field(
+    tmp_path: Path, name: str, text: str, expected: list[tuple[int, str]]
+) -> None:
+    assert rejected_of(write(tmp_path, name, text)) == expected
+
+
+def test_a_128_kib_cell_is_one_rejected_field(tmp_path: Path) -> None:
+    p = write(tmp_path, "big.csv", HEAD + "x" * (128 * 1024) + ",Book,1\nAda,Book,1\n")
+    batch = orders_input.from_file(p)
+    assert [(r.line, r.field) for r in batch.rejected] == [(2, "customerName")]
+    assert "at most 100 characters" in batch.rejected[0].message and len(batch.orders) == 1
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        (
+            "dup.csv",
+            "customerName,product,amount,amount\nA,B,1,2\n",
+            "column 'amount' appears twice",
+        ),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("dup.json", '[{"amount": 1, "amount": 2}]', "key 'amount' appears twice"),
+        ("latin1.csv", (HEAD + "Zoë,Book,1\n").encode("latin-1"), "not UTF-8"),
+        ("nan.json", '[{"customerName":"a","product":"p","amount":NaN}]', "NaN"),
+    ],
+)
+def test_hostile_files_are_one_clear_error(
+    tmp_path: Path, name: str, content: str | bytes, words: str
+) -> None:
+    with pytest.raises(UsageError, match=words):
+        orders_input.from_file(write(tmp_path, name, content))
+
+
+def test_a_10_mb_file_is_refused_whole(tmp_path: Path) -> None:
+    p = write(tmp_path, "huge.csv", HEAD + "Ada,Book,1\n" * 1_000_000)  # ~11 MB
+    with pytest.raises(UsageError, match=r"larger than 16 MiB|at most 100000"):
+        orders_input.from_file(p)
+    p = write(tmp_path, "huge.jsonl", "x" * (17 * 1024 * 1024))
+    with pytest.raises(UsageError, match="larger than 16 MiB"):
+        orders_input.from_file(p)
+
+
+def test_a_directory_is_not_an_order_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is a directory"):
+        orders_input.from_file(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ('[{"customerName":"a","product":"p","amount":1}]', "json"),
+        ('{"orders": [{"customerName":"a","product":"p","amount":1}]}', "json"),
+        ('{"customerName":"a","product":"p","amount":1}\n', "jsonl"),
+        (HEAD + "a,p,1\n", "csv"),
+    ],
+)
+def test_standard_input_format_is_told_by_its_first_character(
+    text: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    assert orders_input._sniff(text) == kind
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    batch = orders_input.from_file("-")
+    assert batch.source == "standard input" and len(batch.orders) == 1
+
+
+def test_explicit_order_ids_are_tracked(tmp_path: Path) -> None:
+    p = write(tmp_path, "o.csv", "orderId,customerName,product,amount\nmine-1,A,B,1\n,C,D,2\n")
+    assert orders_input.from_file(p).explicit_ids == ["mine-1"]
+    batch = orders_input.choose("A", "B", "1", "mine-2", None, None)
+    assert batch.explicit_ids == ["mine-2"]
+    assert orders_input.choose("A", "B", "1", None, None, None).explicit_ids == []
+
+
+# -- sending: pace, progress, interruption ---------------------------------------------------
+class FakeSqs:
+    """Accepts every entry and records when (on a fake clock) each was sent."""
+
+    def __init__(self, clock: list[float], fail_after: int | None = None, exc: Any = None):
+        self.clock = clock
+        self.sent: list[float] = []
+        self.calls = 0
+        self.fail_after = fail_after
+        self.exc = exc
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise self.exc
+        self.sent.extend([self.clock[0]] * len(Entries))
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+@pytest.mark.parametrize("rate, count", [(2.0, 20), (50.0, 500), (15.0, 150)])
+def test_rate_is_held_from_the_first_order(rate: float, count: int) -> None:
+    """On a fake clock: the asked rate holds over 10 s, with no burst at the start (the
+    pacer waits before a batch, and paced batches are small)."""
+    now = [0.0]
+    sqs = FakeSqs(now)
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    submit.send_orders(
+        sqs,
+        "q",
+        orders_input.generate(count),
+        concurrency=1,
+        rate=rate,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    in_10s = sum(1 for t in sqs.sent if t < 10.0)
+    assert abs(in_10s - rate * 10) <= rate * 10 * 0.05
+    in_first_second = sum(1 for t in sqs.sent if t < 1.0)
+    assert in_first_second <= rate + submit.batch_size(rate)
+
+
+def test_progress_is_reported_once_per_batch_with_a_running_count() -> None:
+    seen: list[tuple[int, int]] = []
+    submit.send_orders(
+        FakeSqs([0.0]),
+        "q",
+        orders_input.generate(35),
+        concurrency=1,
+        on_progress=lambda n, t: seen.append((n, t)),
+    )
+    assert seen == [(10, 35), (20, 35), (30, 35), (35, 35)]
+
+
+def test_an_unreachable_endpoint_stops_the_run_and_lists_what_was_accepted() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    sqs = FakeSqs([0.0], fail_after=2, exc=EndpointConnectionError(endpoint_url="http://x"))
+    out = submit.send_orders(sqs, "q", orders_input.generate(50), concurrency=1)
+    assert [r.status for r in out.results].count("QUEUED") == 20
+    assert out.fatal is not None and sqs.calls == 3  # no call after the failure
+    assert {r.cause for r in out.results[30:]} == {"not attempted: the run was stopped"}
+    report = submit.SubmitReport(out.results)
+    data = report.to_json()
+    assert sum(o["accepted"] for o in data["orders"]) == 20
+    assert data["summary"]["not_sent"] == 30
+
+
+def test_ctrl_c_stops_sending_and_keeps_what_was_accepted() -> None:
+    sqs = FakeSqs([0.0], fail_after=3, exc=KeyboardInterrupt())
+    out = submit.send_orders(sqs, "q", orders_input.generate(100), concurrency=1)
+    assert out.interrupted
+    assert [r.status for r in out.results].count("QUEUED") == 30
+    assert sqs.calls == 4
+
+
+def test_summary_adds_up_with_dead_letters() -> None:
+    results = [
+        submit.OrderResult("a", "SUCCEEDED"),
+        submit.OrderResult("b", "FAILED", error="PaymentDeclined"),
+        submit.OrderResult("c", "DEAD_LETTERED", error="invalid-order"),
+        submit.OrderResult("d", "QUEUED"),
+        submit.OrderResult("e", "NOT_SENT", cause="x"),
+    ]
+    s = submit.SubmitReport(results, waited=True).summary()
+    assert s["sent"] == s["succeeded"] + s["failed"] + s["dead_lettered"] + s["pending"] == 4
+    assert s["dead_lettered_by_reason"] == {"invalid-order": 1}
+
+
+def test_wait_reports_dead_lettered_orders_with_their_reason(make_ctx: MakeCtx) -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Letter:
+        order_id: str | None
+        reason: str
+        error: str
+
+    ctx = make_ctx("dl")
+    deploy.up(ctx)
+    results = [submit.OrderResult("dl-1", "QUEUED", sent_at=time.time())]
+    submit.wait_for(
+        ctx.aws.client("stepfunctions"),
+        ctx.names,
+        results,
+        timeout=1,
+        sleep=lambda s: None,
+        dead_letters=lambda: [
+            Letter(None, "not-json", "x"),
+            Letter("dl-1", "invalid-order", "amount: must be a number"),
+        ],
+    )
+    assert results[0].status == "DEAD_LETTERED" and results[0].error == "invalid-order"
+    assert results[0].cause == "amount: must be a number"
+
+
+def test_submit_refuses_an_order_id_that_already_has_an_execution(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("ex")
+    deploy.up(ctx)
+    sfn = ctx.aws.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=ctx.names.state_machine_arn, name="dup-1", input="{}")
+    submit.refuse_existing(ctx, ["new-1"])  # no execution: fine
+    with pytest.raises(
+        UsageError, match=r"orderId dup-1 already has an execution \(RUNNING\); nothing was sent"
+    ):
+        submit.refuse_existing(ctx, ["new-2", "dup-1"])
+
+
+def test_an_execution_holding_another_order_is_never_reported_as_this_one(
+    make_ctx: MakeCtx,
+) -> None:
+    """Same orderId, different content: the execution is the other order's; this one is
+    reported from the DLQ (order-id-conflict), or stays pending - never SUCCEEDED."""
+    from dataclasses import dataclass
+
+    from lambda_src.order import new_order
+
+    @dataclass(frozen=True)
+    class Letter:
+        order_id: str | None
+        reason: str
+        error: str
+
+    ctx = make_ctx("cf")
+    deploy.up(ctx)
+    sfn = ctx.aws.client("stepfunctions")
+    theirs = new_order("Ada", "Book", "5", "same-1")
+    ours = new_order("Eve", "Yacht", "9999", "same-1")
+    sfn.start_execution(
+        stateMachineArn=ctx.names.state_machine_arn,
+        name="same-1",
+        input=json.dumps(theirs.message()),
+    )
+    sfn.stop_execution(executionArn=ctx.names.execution_arn("same-1"))
+    assert submit.same_order(theirs, json.dumps(theirs.message()))
+
+    def follow(letters: list[Letter]) -> submit.OrderResult:
+        r = submit.OrderResult("same-1", "QUEUED", sent_at=time.time())
+        submit.wait_for(
+            sfn,
+            ctx.names,
+            [r],
+            timeout=0.3,
+            sleep=lambda s: None,
+            dead_letters=lambda: letters,
+            expected={"same-1": ours},
+        )
+        return r
+
+    assert follow([]).status == "QUEUED"
+    r = follow([Letter("same-1", "order-id-conflict", "orderId same-1 holds another order")])
+    assert (r.status, r.error) == ("DEAD_LETTERED", "order-id-conflict")

@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lambda_src.order import (
+    DuplicateKey,
     OrderInvalid,
+    loads_strict,
     new_order,
     new_order_id,
     order_from_message,
@@ -128,3 +130,88 @@ def test_seeded_payment_is_a_pure_function_of_seed_and_order_id() -> None:
 @pytest.mark.parametrize("rate, expected", [(0.0, 0), (1.0, 100)])
 def test_payment_rate_extremes(rate: float, expected: int) -> None:
     assert sum(payment_approved(f"o{i}", rate, 1) for i in range(100)) == expected
+
+
+# -- the hostile corpus (issue 10, item 6) ----------------------------------------------------
+@pytest.mark.parametrize("order_id", ["x\n", "x\r\n", "\nx", "x\x00", "x\u2028", "ok id"])
+def test_order_id_is_a_full_match(order_id: str) -> None:
+    with pytest.raises(OrderInvalid) as err:
+        parse_order({"orderId": order_id, "amount": 1}, person=False)
+    assert err.value.field == "orderId"
+
+
+@pytest.mark.parametrize(
+    "json_amount, words",
+    [
+        ("1e3", "no exponent"),
+        ("1E3", "no exponent"),
+        ("1.5e2", "no exponent"),
+        ("-0", "greater than 0"),
+        ("-0.0", "greater than 0"),
+        ("12.30000000000000001", "at most 2 decimal places"),
+        ("true", "must be a number"),
+        ("null", "must be a number"),
+        ("[12]", "must be a number"),
+        ('{"v": 1}', "must be a number"),
+        ("1" * 5000, "less than 10000"),
+    ],
+)
+def test_json_amounts_meet_the_rule_as_written(json_amount: str, words: str) -> None:
+    """JSON read with loads_strict keeps numbers as written: 1e3 is refused like "1e3"."""
+    message = loads_strict('{"order": {"orderId": "a", "amount": ' + json_amount + "}}")
+    with pytest.raises(OrderInvalid) as err:
+        order_from_message(message)
+    assert err.value.field == "amount" and words in err.value.message
+
+
+def test_strict_json_refuses_duplicate_keys_and_non_numbers() -> None:
+    with pytest.raises(DuplicateKey, match="'amount'"):
+        loads_strict('{"amount": 1, "amount": 2}')
+    for text in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(ValueError):
+            loads_strict(text)
+    with pytest.raises(RecursionError):
+        loads_strict("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "می‌رزا",  # Persian, with a zero-width non-joiner
+        "ශ්‍රී",  # Sinhala, with a zero-width joiner
+        "👩‍💻 Dev",  # an emoji ZWJ sequence
+        "Zoë Ångström",
+        "山田 太郎",
+        "Иван Петров",
+        "محمد",
+        "שלום",
+        "नमस्ते",
+        "Jean\u00a0Dupont",  # no-break space
+        "ᏣᎳᎩ",
+    ],
+)
+def test_names_in_every_script_are_accepted(name: str) -> None:
+    assert new_order(name, name, "1").customer_name == name
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("evil\u202ename", "U+202E"),  # right-to-left override
+        ("a\u2066b", "U+2066"),  # left-to-right isolate
+        ("a\u200fb", "U+200F"),  # right-to-left mark
+        ("a\x00b", "U+0000"),
+        ("a\x1bb", "U+001B"),
+        ("a\u2028b", "U+2028"),
+        ("a\u2029b", "U+2029"),
+        ("a\ufeffb", "U+FEFF"),
+        ("a\u200bb", "U+200B"),  # zero-width space
+        ('=HYPERLINK("x")', "formula"),
+        ("+1+1", "formula"),
+        ("@SUM(A1)", "formula"),
+    ],
+)
+def test_control_bidi_and_formula_text_is_rejected(name: str, words: str) -> None:
+    with pytest.raises(OrderInvalid) as err:
+        new_order(name, "p", "1")
+    assert err.value.field == "customerName" and words in err.value.message

@@ -6,25 +6,37 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from lambda_src.order import Order
+from lambda_src.order import Order, OrderInvalid, loads_strict, order_from_message
 from ordercli.aws import error_code
 from ordercli.names import Names
 from ordercli.operate.status import list_executions
 
 BATCH = 10
 SEND_ATTEMPTS = 4
-TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED")
+FAILED_STATES = ("FAILED", "TIMED_OUT", "ABORTED")
+DLQ_EVERY = 3.0  # seconds between looks at the DLQ while orders are waiting
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 @dataclass
 class OrderResult:
     order_id: str
-    status: str  # NOT_SENT | QUEUED | RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    # NOT_SENT | QUEUED | RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | DEAD_LETTERED
+    status: str
     error: str | None = None
     cause: str | None = None
     sent_at: float | None = None
@@ -41,8 +53,11 @@ class OrderResult:
         return {
             "orderId": self.order_id,
             "status": self.status,
+            "accepted": self.status != "NOT_SENT",
             "error": self.error,
             "cause": self.cause,
+            "sent_at": iso(self.sent_at),
+            "stopped_at": iso(self.stopped_at),
             "latency_ms": None if lat is None else round(lat * 1000, 1),
         }
 
@@ -52,29 +67,40 @@ class SubmitReport:
     results: list[OrderResult]
     waited: bool = False
     rejected: list[Any] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: what was accepted until then is still reported
+    error: Any = None  # an OrderCliError that ended the run early (endpoint gone)
 
     @property
     def not_sent(self) -> list[OrderResult]:
         return [r for r in self.results if r.status == "NOT_SENT"]
 
     def summary(self) -> dict[str, Any]:
+        """Counts that add up: sent = succeeded + failed + dead_lettered + pending."""
         by_status: dict[str, int] = {}
         by_error: dict[str, int] = {}
+        by_reason: dict[str, int] = {}
         for r in self.results:
             by_status[r.status] = by_status.get(r.status, 0) + 1
-            if r.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            if r.status in FAILED_STATES:
                 key = r.error or r.status
                 by_error[key] = by_error.get(key, 0) + 1
+            elif r.status == "DEAD_LETTERED":
+                key = r.error or "unknown"
+                by_reason[key] = by_reason.get(key, 0) + 1
         lat = sorted(x for x in (r.latency for r in self.results) if x is not None)
+        not_sent = by_status.get("NOT_SENT", 0)
         out: dict[str, Any] = {
             "submitted": len(self.results) + len(self.rejected),
-            "sent": len(self.results) - len(self.not_sent),
-            "not_sent": len(self.not_sent),
+            "sent": len(self.results) - not_sent,
+            "not_sent": not_sent,
             "rejected": len(self.rejected),
             "succeeded": by_status.get("SUCCEEDED", 0),
             "failed": sum(by_error.values()),
             "failed_by_error": by_error,
+            "dead_lettered": sum(by_reason.values()),
+            "dead_lettered_by_reason": by_reason,
             "pending": sum(by_status.get(s, 0) for s in ("QUEUED", "RUNNING")),
+            "latency_ms": None,
         }
         if lat:
             out["latency_ms"] = {
@@ -89,6 +115,11 @@ class SubmitReport:
             "orders": [r.to_json() for r in self.results],
             "summary": self.summary(),
             "rejected": [r.to_json() for r in self.rejected],
+            "waited": self.waited,
+            "interrupted": self.interrupted,
+            "error": None
+            if self.error is None
+            else {"message": self.error.message, "hint": self.error.hint},
         }
 
 
@@ -97,24 +128,62 @@ def _pct(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[index]
 
 
-class Pacer:
-    """Spreads sends over time at `rate` orders per second, shared by every sending thread."""
+def batch_size(rate: float | None) -> int:
+    """Orders per SendMessageBatch: ten unpaced; paced, small enough that a batch goes out
+    at most every tenth of a second, so no burst runs ahead of the asked rate."""
+    if not rate:
+        return BATCH
+    return max(1, min(BATCH, int(rate / 10)))
 
-    def __init__(self, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+
+class Pacer:
+    """Spreads sends over time at `rate` orders per second, shared by every sending thread.
+    A batch waits for its slot *before* it is sent: batch k goes at k * size / rate."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        sleep: Callable[[float], Any] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = rate
         self.sleep = sleep
-        self._next = time.monotonic()
+        self.clock = clock
+        self._next: float | None = None
         self._lock = threading.Lock()
 
     def take(self, n: int) -> None:
         if not self.rate:
             return
         with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
+            now = self.clock()
+            slot = now if self._next is None else max(self._next, now)
             self._next = slot + n / self.rate
         if slot > now:
             self.sleep(slot - now)
+
+
+class Unreachable(Exception):
+    """The endpoint cannot be reached: the rest of the run is not attempted."""
+
+
+def _fatal(exc: BaseException) -> bool:
+    import botocore.exceptions as bex
+
+    return isinstance(
+        exc,
+        bex.EndpointConnectionError
+        | bex.ConnectTimeoutError
+        | bex.NoCredentialsError
+        | bex.PartialCredentialsError,
+    )
+
+
+@dataclass
+class SendOutcome:
+    results: list[OrderResult]
+    interrupted: bool = False
+    fatal: BaseException | None = None
 
 
 def send_orders(
@@ -125,30 +194,51 @@ def send_orders(
     concurrency: int = 8,
     rate: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[OrderResult]:
-    """SendMessageBatch in tens on `concurrency` threads; a batch's failed entries are
-    retried with backoff, and an order that still cannot be sent is marked NOT_SENT."""
+    sleep: Callable[[float], Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SendOutcome:
+    """SendMessageBatch on `concurrency` threads, paced before each batch; a batch's failed
+    entries are retried with backoff, and an order that still cannot be sent is NOT_SENT.
+    An unreachable endpoint or Ctrl-C stops the batches not yet sent; every order's result
+    says whether it was accepted."""
     results = [OrderResult(o.order_id, "NOT_SENT") for o in orders]
     bodies = [json.dumps(o.message(), separators=(",", ":")) for o in orders]
-    pacer = Pacer(rate, sleep)
+    stop = threading.Event()
+    nap = sleep or stop.wait  # an interrupted run wakes paced threads at once
+    pacer = Pacer(rate, nap, clock)
+    size = batch_size(rate)
     lock = threading.Lock()
-    counts = [0, 0]  # sent, failed
+    sent = [0]
+    fatal: list[BaseException] = []
 
     def one_batch(start: int) -> None:
-        pending = list(range(start, min(start + BATCH, len(orders))))
+        pending = list(range(start, min(start + size, len(orders))))
+        if stop.is_set():
+            for i in pending:
+                results[i].cause = "not attempted: the run was stopped"
+            return
         pacer.take(len(pending))
         reasons: dict[int, str] = {}
         for attempt in range(SEND_ATTEMPTS):
+            if stop.is_set():
+                break
             if attempt:
-                sleep(0.2 * 2**attempt)
+                nap(0.2 * 2**attempt)
             try:
                 answer = sqs.send_message_batch(
                     QueueUrl=queue_url,
                     Entries=[{"Id": str(i), "MessageBody": bodies[i]} for i in pending],
                 )
+            except KeyboardInterrupt:  # stop the other threads too; the caller reports
+                stop.set()
+                raise
             except Exception as exc:  # the whole call failed: retry every entry
                 reasons = dict.fromkeys(pending, f"{type(exc).__name__}: {exc}")
+                if _fatal(exc):
+                    with lock:
+                        fatal.append(exc)
+                    stop.set()
+                    break
                 continue
             now = time.time()
             for ok in answer.get("Successful", []):
@@ -163,20 +253,30 @@ def send_orders(
             if not pending:
                 break
         for i in pending:
-            results[i].cause = reasons.get(i, "not sent")
-        with lock:
-            counts[0] += sum(
-                1
-                for i in range(start, min(start + BATCH, len(orders)))
-                if results[i].status == "QUEUED"
-            )
-            counts[1] = sum(1 for r in results if r.cause and r.status == "NOT_SENT")
+            results[i].cause = reasons.get(i, "not attempted: the run was stopped")
+        accepted = sum(
+            1 for i in range(start, start + size) if i < len(orders) and results[i].sent_at
+        )
+        with lock:  # O(batch) per batch: the count is kept, never recomputed
+            sent[0] += accepted
             if on_progress:
-                on_progress(counts[0], len(orders))
+                on_progress(sent[0], len(orders))
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        list(pool.map(one_batch, range(0, len(orders), BATCH)))
-    return results
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
+        futures = [pool.submit(one_batch, i) for i in range(0, len(orders), size)]
+        for f in futures:
+            f.result()
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for r in results:
+        if r.status == "NOT_SENT" and r.cause is None:
+            r.cause = "not attempted: the run was stopped"
+    return SendOutcome(results, interrupted, fatal[0] if fatal else None)
 
 
 FOLLOW_EACH = 25  # at most this many orders still running: describe each, and poll faster
@@ -191,20 +291,30 @@ def wait_for(
     on_progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock_slack: float = 60.0,
+    dead_letters: Callable[[], Sequence[Any]] | None = None,
+    expected: Mapping[str, Order] | None = None,
 ) -> None:
-    """Follow sent orders until every one has a terminal execution or time runs out.
-    While many are running, each poll lists the executions the run started, as often as the
-    pace of the run calls for (next_poll); once few are left, each poll describes just
-    those, every quarter second, so the end of a run is seen soon after it comes."""
+    """Follow sent orders until every one has a terminal execution, or is in the DLQ, or
+    time runs out. While many are running, each poll lists the executions the run started,
+    as often as the pace of the run calls for (next_poll); once few are left, each poll
+    describes just those, every quarter second, so the end of a run is seen soon after it
+    comes. An orderId the user chose (`expected`) counts only when the execution's input is
+    this order: another order under the same id is never reported as this one's result."""
+    expected = expected or {}
+    foreign: set[str] = set()  # ids whose execution holds another order: the DLQ decides
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
     deadline = time.monotonic() + timeout
     total = len(waiting)
     last_poll, last_waiting = time.monotonic(), total
+    last_dlq = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         while waiting:
+            if dead_letters is not None and time.monotonic() - last_dlq >= DLQ_EVERY:
+                last_dlq = time.monotonic()
+                _take_dead_letters(waiting, dead_letters())
             detailed = len(waiting) <= FOLLOW_EACH
             if detailed:
-                found = described(sfn, names, list(waiting), pool)
+                found = described(sfn, names, [k for k in waiting if k not in foreign], pool)
             else:
                 # Newest first, in small pages, back to the first send of an order still
                 # waiting (less the skew there may be between this machine's clock and the
@@ -216,8 +326,22 @@ def wait_for(
             finished = [
                 waiting.pop(order_id)
                 for order_id, e in found.items()
-                if order_id in waiting and _record(waiting[order_id], e, detailed)
+                if order_id in waiting
+                and order_id not in foreign
+                and _record(waiting[order_id], e, detailed)
             ]
+            chosen = [r for r in finished if r.order_id in expected]
+            if chosen:
+                inputs = (
+                    found if detailed else described(sfn, names, [r.order_id for r in chosen], pool)
+                )
+                for r in chosen:
+                    if not same_order(expected[r.order_id], inputs[r.order_id].get("input")):
+                        finished.remove(r)
+                        r.status, r.stopped_at, r.error = "QUEUED", None, None
+                        r.cause = "an execution with this orderId holds another order"
+                        waiting[r.order_id] = r
+                        foreign.add(r.order_id)
             failed = [r for r in finished if r.status != "SUCCEEDED" and not detailed]
             details = described(sfn, names, [r.order_id for r in failed], pool)
             for r in failed:
@@ -228,11 +352,33 @@ def wait_for(
             if on_progress:
                 on_progress(total - len(waiting), total)
             now = time.monotonic()
+            if waiting and now >= deadline and dead_letters is not None:
+                _take_dead_letters(waiting, dead_letters())  # a last look before giving up
+                if on_progress:
+                    on_progress(total - len(waiting), total)
             if not waiting or now >= deadline:
                 break
             pace = (last_waiting - len(waiting)) / max(now - last_poll, 1e-3)
             last_poll, last_waiting = now, len(waiting)
             sleep(next_poll(len(waiting), pace))
+
+
+def same_order(order: Order, execution_input: str | None) -> bool:
+    """Whether an execution's input is this very order (as the consumer compares them)."""
+    try:
+        return order_from_message(loads_strict(execution_input or "")) == order
+    except (OrderInvalid, ValueError, RecursionError):
+        return False
+
+
+def _take_dead_letters(waiting: dict[str, OrderResult], letters: Sequence[Any]) -> None:
+    """Orders still waiting whose message is in the DLQ end DEAD_LETTERED, with its reason
+    as the error and its one-line error as the cause."""
+    for letter in letters:
+        r = waiting.pop(letter.order_id, None) if letter.order_id else None
+        if r is not None:
+            r.status, r.error, r.cause = "DEAD_LETTERED", letter.reason, letter.error
+            r.stopped_at = time.time()
 
 
 def next_poll(left: int, pace: float) -> float:
@@ -280,23 +426,33 @@ def described(
     }
 
 
-def queue_url(ctx: Any) -> str:
-    """The stack's queue, or a clear error if the stack is not deployed."""
-    from ordercli.deploy.resources.queue import find_url
-    from ordercli.errors import NotFound
+def refuse_existing(ctx: Any, order_ids: Sequence[str]) -> None:
+    """An orderId the user chose that already has an execution is a different order under
+    a taken id: refuse the whole submit (exit 2) before anything is sent."""
+    if not order_ids:
+        return
+    from ordercli.errors import UsageError
 
-    url = find_url(ctx.aws.client("sqs"), ctx.names.queue)
-    if url is None:
-        raise NotFound(
-            f"Stack '{ctx.settings.stack}' has no queue {ctx.names.queue} on {ctx.target.label}.",
-            hint="Deploy it first: ordercli up" + (" --local" if ctx.target.is_local else ""),
-        )
-    return url
+    sfn = ctx.aws.client("stepfunctions")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = described(sfn, ctx.names, list(order_ids), pool)
+    if not found:
+        return
+    taken = [f"{oid} ({found[oid]['status']})" for oid in order_ids if oid in found]
+    first = next(oid for oid in order_ids if oid in found)
+    raise UsageError(
+        f"orderId {first} already has an execution ({found[first]['status']})"
+        + (f"; so do {len(taken) - 1} more: {', '.join(taken[1:10])}" if len(taken) > 1 else "")
+        + "; nothing was sent",
+        hint=f"Leave the orderId out to get a new one, or look at the existing order: "
+        f"{ctx.command('status ' + first)}",
+    )
 
 
 def submit(
     ctx: Any,
     orders: Sequence[Order],
+    url: str,
     *,
     rejected: Sequence[Any] = (),
     wait: bool = False,
@@ -305,19 +461,40 @@ def submit(
     rate: float | None = None,
     on_sent: Callable[[int, int], None] | None = None,
     on_done: Callable[[int, int], None] | None = None,
+    explicit_ids: Sequence[str] = (),
 ) -> SubmitReport:
-    url = queue_url(ctx)
-    results = send_orders(
+    """Send, then (with wait) follow. Whatever ends the run early (an unreachable endpoint,
+    Ctrl-C) ends up in the report, which still lists every order as accepted or not."""
+    sent = send_orders(
         ctx.aws.client("sqs"), url, orders, concurrency=concurrency, rate=rate, on_progress=on_sent
     )
-    report = SubmitReport(results, wait, list(rejected))
-    if wait:
-        wait_for(
-            ctx.aws.client("stepfunctions"),
-            ctx.names,
-            results,
-            timeout=timeout,
-            on_progress=on_done,
-            clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
-        )
+    report = SubmitReport(sent.results, wait, list(rejected), interrupted=sent.interrupted)
+    if sent.fatal is not None:
+        report.error = ctx.translate(sent.fatal)
+        return report
+    if wait and not report.interrupted:
+        try:
+            wait_for(
+                ctx.aws.client("stepfunctions"),
+                ctx.names,
+                sent.results,
+                timeout=timeout,
+                on_progress=on_done,
+                clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
+                dead_letters=lambda: read_dead_letters(ctx),
+                expected={o.order_id: o for o in orders if o.order_id in set(explicit_ids)},
+            )
+        except KeyboardInterrupt:
+            report.interrupted = True
+        except Exception as exc:
+            report.error = ctx.translate(exc)
+            if report.error is None:
+                raise
     return report
+
+
+def read_dead_letters(ctx: Any) -> Sequence[Any]:
+    """The DLQ's messages (ordercli.operate.dlq's reader: reason and error per message)."""
+    from ordercli.operate.dlq import dead_letters
+
+    return dead_letters(ctx)

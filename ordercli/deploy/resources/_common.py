@@ -18,11 +18,28 @@ class Change:
     note: str = ""
 
     def __str__(self) -> str:
-        return self.note or f"{self.what}: {self.have!r} -> {self.want!r}"
+        return self.note or f"{self.what}: live {self.have!r}, config {self.want!r}"
 
 
 def changed(what: str, want: object, have: object) -> list[Change]:
     return [] if want == have else [Change(what, have, want)]
+
+
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE")
+
+
+def env_note(want: dict[str, str], have: dict[str, str]) -> str:
+    """Which environment variables differ, by name; values only of keys that do not look
+    secret."""
+    out = []
+    for key in sorted(set(want) | set(have)):
+        if want.get(key) == have.get(key):
+            continue
+        if any(w in key.upper() for w in SECRET_WORDS):
+            out.append(f"environment {key} changed (value hidden)")
+        else:
+            out.append(f"environment {key}: live {have.get(key)!r}, config {want.get(key)!r}")
+    return "; ".join(out)
 
 
 def tag_diff(want: dict[str, str], have: dict[str, str]) -> list[Change]:

@@ -82,7 +82,7 @@ def diff(spec: EbEnvironmentSpec, current: EnvironmentState) -> list[Change]:
                 "version",
                 current.version,
                 spec.version_label,
-                note=f"version {current.version} -> {spec.version_label}",
+                note=f"version: live {current.version}, config {spec.version_label}",
             )
         )
     for o in spec.options:

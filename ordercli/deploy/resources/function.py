@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ordercli.aws import Aws, absent_is_none, error_code, error_message, retry, wait_for
-from ordercli.deploy.resources._common import Change, changed, tag_diff, whats
+from ordercli.deploy.resources._common import Change, changed, env_note, tag_diff, whats
 from ordercli.deploy.specs import FunctionSpec
 from ordercli.errors import AwsError, Conflict
 
@@ -42,7 +42,7 @@ def _config_diff(spec: FunctionSpec, cfg: dict[str, object]) -> list[Change]:
         + changed("memory", spec.memory, cfg.get("MemorySize"))
         + changed("role", spec.role_arn, cfg.get("Role"))
         + (
-            [Change("environment", note="environment changed")]
+            [Change("environment", note=env_note(spec.environment, env or {}))]
             if (env or {}) != spec.environment
             else []
         )

@@ -50,7 +50,7 @@ def diff(spec: QueueSpec, current: QueueState) -> list[Change]:
     for name, want in spec.attributes.items():
         have = current.attributes.get(name)
         if have is None or _norm(name, have) != _norm(name, want):
-            changes.append(Change(name, have, want, note=f"{name}: {have} -> {want}"))
+            changes.append(Change(name, have, want, note=f"{name}: live {have}, config {want}"))
     return changes + tag_diff(spec.tags, current.tags)
 
 

@@ -1,0 +1,206 @@
+"""Every command's human output, at a fixed width with colour off, against snapshots in
+tests/snapshots/ (UPDATE_SNAPSHOTS=1 rewrites them; review the diff). Volatile parts
+(timings, generated ids, dates) are normalised first."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from ordercli.cli import app
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+WIDTH = "100"
+VOLATILE = [
+    (re.compile(r"\(\d+\.\d+s\)"), "(N.Ns)"),
+    (re.compile(r"\d+:\d\d:\d\d(\.\d{3})?"), "H:MM:SS"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?"), "YYYY-MM-DDTHH:MM:SSZ"),
+    (re.compile(r"\b\d\d:\d\d:\d\d\.\d{3}\b"), "HH:MM:SS.mmm"),
+    (re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b"), "<ULID>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<UUID>"),
+    (re.compile(r"\d+ ms\b"), "N ms"),
+    (re.compile(r"/tmp/\S+"), "/tmp/..."),
+]
+
+
+def normalise(text: str) -> str:
+    """Volatile parts replaced; the lines of resources applied concurrently sorted."""
+    for pattern, repl in VOLATILE:
+        text = pattern.sub(repl, text)
+    lines = [line.rstrip() for line in text.splitlines()]
+
+    def concurrent(line: str) -> bool:  # result lines and notes of resources applied at once
+        return line.startswith("  ") and "│" not in line
+
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if concurrent(line):
+            run.append(line)
+            continue
+        out.extend(sorted(run))
+        run = []
+        out.append(line)
+    return "\n".join(out[:-1]) + "\n"
+
+
+def check(name: str, text: str) -> None:
+    path = SNAPSHOTS / f"{name}.txt"
+    got = normalise(text)
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path.name}: run with UPDATE_SNAPSHOTS=1 and review it"
+    assert got == path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ORDERCLI_WIDTH", WIDTH)
+    monkeypatch.setenv("NO_COLOR", "1")
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> tuple[int, str]:
+        result = runner.invoke(app, list(args), input=input)
+        return result.exit_code, result.stdout + result.stderr
+
+    return invoke
+
+
+def test_init_and_local_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out = cli("init")
+    check("init", f"exit {code}\n{out}")
+    code, out = cli("local", "status", "--port", "4697")
+    check("local_status_stopped", f"exit {code}\n{out}")
+    code, out = cli("local", "stop", "--port", "4697")
+    check("local_stop_none", f"exit {code}\n{out}")
+
+
+def test_the_life_of_a_stack(cli, mocked: None) -> None:  # type: ignore[no-untyped-def]
+    s = ("--stack", "snap", "--no-web")
+    code, out = cli("status", "--stack", "snap")
+    check("status_not_deployed", f"exit {code}\n{out}")
+    code, out = cli("up", *s, "--dry-run")
+    check("up_dry_run_fresh", f"exit {code}\n{out}")
+    code, out = cli("up", *s)
+    check("up_apply", f"exit {code}\n{out}")
+    code, out = cli("up", *s, "--dry-run")
+    check("up_no_change", f"exit {code}\n{out}")
+    code, out = cli("up", *s, "--dry-run", "--verbose")
+    check("up_no_change_verbose", f"exit {code}\n{out}")
+    # moto in-process would run the consumer in Docker on every send: trigger disabled
+    lam = boto3.client("lambda", region_name="us-east-1")
+    for m in lam.list_event_source_mappings()["EventSourceMappings"]:
+        lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+
+    code, out = cli(
+        "submit",
+        "--stack",
+        "snap",
+        "--order-id",
+        "snap-1",
+        "--customer",
+        "Ada Lovelace",
+        "--product",
+        "Analytical Engine",
+        "--amount",
+        "12.50",
+    )
+    check("submit_one", f"exit {code}\n{out}")
+    code, out = cli(
+        "submit",
+        "--stack",
+        "snap",
+        "--file",
+        "-",
+        input="customerName,product,amount\nAda,Book,12.50\nBob,Pen,1e3\n,Mug,8\n",
+    )
+    check("submit_file_invalid", f"exit {code}\n{out}")
+    code, out = cli("submit", "--stack", "snap", "--count", "25")
+    check("submit_count", f"exit {code}\n{out}")
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine, name="snap-1", input="{}")
+    code, out = cli(
+        "submit",
+        "--stack",
+        "snap",
+        "--order-id",
+        "snap-1",
+        "--customer",
+        "Eve",
+        "--product",
+        "Yacht",
+        "--amount",
+        "9999",
+    )
+    check("submit_taken_id", f"exit {code}\n{out}")
+
+    code, out = cli("status", "--stack", "snap")
+    check("status_stack", f"exit {code}\n{out}")
+    code, out = cli("status", "--stack", "snap", "snap-404")
+    check("status_order_unknown", f"exit {code}\n{out}")
+
+    code, out = cli("dlq", "--stack", "snap")
+    check("dlq_empty", f"exit {code}\n{out}")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dlq = sqs.get_queue_url(QueueName="snap-orders-dlq")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody=json.dumps({"order": {"orderId": "snap-9", "amount": "x"}}),
+        MessageAttributes={
+            "ordercli.reason": {"DataType": "String", "StringValue": "invalid-order"},
+            "ordercli.error": {"DataType": "String", "StringValue": "amount: must be a number"},
+            "ordercli.orderId": {"DataType": "String", "StringValue": "snap-9"},
+        },
+    )
+    code, out = cli("dlq", "--stack", "snap")
+    check("dlq_one", f"exit {code}\n{out}")
+
+    code, out = cli("tail", "--stack", "snap", "--no-follow")
+    check("tail_no_follow", f"exit {code}\n{out}")
+
+    code, out = cli("teardown", "--stack", "snap", "--yes")
+    check("teardown", f"exit {code}\n{out}")
+
+
+def test_output_that_is_not_a_terminal_is_never_wrapped(mocked: None) -> None:
+    result = CliRunner().invoke(
+        app, ["up", "--stack", "a-rather-long-stack-name-for-arns", "--no-web"]
+    )
+    arn = (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:"
+        "a-rather-long-stack-name-for-arns-OrderProcessingWorkflow"
+    )
+    assert f"  state_machine_arn: {arn}\n" in result.stdout
+
+
+def test_tables_fold_names_in_a_narrow_terminal(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERCLI_WIDTH", "60")
+    result = CliRunner().invoke(
+        app, ["up", "--stack", "a-rather-long-stack-name-for-arns", "--no-web", "--dry-run"]
+    )
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    assert "a-rather-long-s" in result.stdout and "tack-name-for-a" in result.stdout
+
+
+def test_teardown_question_names_where_and_what_waits(make_ctx) -> None:  # type: ignore[no-untyped-def]
+    from ordercli.render import Renderer
+
+    ctx = make_ctx("tq")
+    q = {"exists": True, "visible": 3, "in_flight": 1}
+    d = {"exists": True, "visible": 2, "in_flight": 0}
+    text = Renderer().teardown_question(ctx, 20, {"queue": q, "DLQ": d})
+    assert text == (
+        "Delete 20 resource(s) of stack 'tq' (aws target, account 123456789012, "
+        "region us-east-1)?\n"
+        "Orders still waiting are deleted with the queues: 4 in the queue, 2 in the DLQ."
+    )
