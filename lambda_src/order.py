@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -250,3 +251,14 @@ def payment_settings_from_env() -> tuple[float, int | None]:
     rate = float(os.environ.get("PAYMENT_SUCCESS_RATE", "0.9"))
     seed_text = os.environ.get("PAYMENT_SEED", "")
     return rate, (int(seed_text) if seed_text else None)
+
+
+def handler_log() -> logging.Logger:
+    """The root logger a handler writes its JSON lines to, at INFO, with the SDK's own
+    loggers at WARNING so that lines like "Found credentials in environment variables." do
+    not reach the function's log group (and `ordercli tail`), on AWS as locally."""
+    for sdk in ("boto3", "botocore", "urllib3"):
+        logging.getLogger(sdk).setLevel(logging.WARNING)
+    log = logging.getLogger()
+    log.setLevel(logging.INFO)
+    return log

@@ -7,7 +7,6 @@ the charge) returns the transaction already made and never charges twice."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import uuid
@@ -18,13 +17,13 @@ from typing import Any
 from .order import (
     Order,
     PaymentDeclined,
+    handler_log,
     order_from_message,
     payment_approved,
     payment_settings_from_env,
 )
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+log = handler_log()
 _client_lock = threading.Lock()
 
 

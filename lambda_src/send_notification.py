@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from functools import cache
 from typing import Any
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+from .order import handler_log
+
+log = handler_log()
 
 
 class NotificationUnavailable(Exception):

@@ -13,7 +13,6 @@ Every record ends in one of four ways:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import threading
@@ -24,10 +23,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .order import OrderInvalid, order_from_message, parse_amount, parse_order_id
+from .order import OrderInvalid, handler_log, order_from_message, parse_amount, parse_order_id
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+log = handler_log()
 
 STEP = "StartOrderWorkflow"
 REASON, ERROR, ORDER_ID = "ordercli.reason", "ordercli.error", "ordercli.orderId"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
-from .order import order_from_message
+from .order import handler_log, order_from_message
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+log = handler_log()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

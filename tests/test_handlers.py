@@ -158,3 +158,15 @@ def test_a_notification_that_cannot_be_published_is_notification_unavailable(
     with pytest.raises(send_notification.NotificationUnavailable) as err:
         send_notification.handler({"order": {"orderId": "o1"}}, None)
     assert "NotFound" in str(err.value)
+
+
+def test_handlers_keep_the_sdks_own_lines_out_of_their_logs() -> None:
+    import logging
+
+    from lambda_src.order import handler_log
+
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
+    log = handler_log()
+    assert log.level == logging.INFO
+    for sdk in ("boto3", "botocore", "urllib3"):
+        assert not logging.getLogger(sdk).isEnabledFor(logging.INFO), sdk
