@@ -208,7 +208,7 @@ def _renderer(json_mode: bool) -> Renderer:
     from ordercli.render import Renderer
 
     text = os.environ.get("ORDERCLI_WIDTH", "").strip()
-    if text and not (text.isdigit() and 20 <= int(text) <= 10_000):
+    if text and not (text.isascii() and text.isdigit() and 20 <= int(text) <= 10_000):
         raise UsageError(f"ORDERCLI_WIDTH must be a number of columns 20-10000, got {text!r}")
     return Renderer(
         json_mode,

@@ -30,6 +30,8 @@ def test_moto_hook_points_exist() -> None:
         ('{"errorType": "Boom"}', True, {"a", "b", "c"}),
         ('{"batchItemFailures": [{"itemIdentifier": "zzz"}]}', False, {"a", "b", "c"}),
         ('{"batchItemFailures": [{}]}', False, {"a", "b", "c"}),
+        ("", False, set()),  # an empty response: a complete success
+        ("not json", False, {"a", "b", "c"}),  # invalid JSON: a complete failure
     ],
 )
 def test_partial_batch_failures_are_read_as_lambda_reads_them(

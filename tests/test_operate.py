@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -644,15 +645,15 @@ def test_summary_adds_up_with_dead_letters() -> None:
     assert s["dead_lettered_by_reason"] == {"invalid-order": 1}
 
 
+@dataclass(frozen=True)
+class Letter:
+    order_id: str | None
+    reason: str
+    error: str
+    sent_at: str | None = None
+
+
 def test_wait_reports_dead_lettered_orders_with_their_reason(make_ctx: MakeCtx) -> None:
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class Letter:
-        order_id: str | None
-        reason: str
-        error: str
-
     ctx = make_ctx("dl")
     deploy.up(ctx)
     results = [submit.OrderResult("dl-1", "QUEUED", sent_at=time.time())]
@@ -669,6 +670,24 @@ def test_wait_reports_dead_lettered_orders_with_their_reason(make_ctx: MakeCtx) 
     )
     assert results[0].status == "DEAD_LETTERED" and results[0].error == "invalid-order"
     assert results[0].cause == "amount: must be a number"
+
+
+def test_wait_ignores_an_earlier_order_dead_lettered_under_the_same_id(
+    make_ctx: MakeCtx,
+) -> None:
+    ctx = make_ctx("dl")
+    deploy.up(ctx)
+    results = [submit.OrderResult("dl-2", "QUEUED", sent_at=time.time())]
+    submit.wait_for(
+        ctx.aws.client("stepfunctions"),
+        ctx.names,
+        results,
+        timeout=0.5,
+        sleep=lambda s: None,
+        clock_slack=1.0,
+        dead_letters=lambda: [Letter("dl-2", "invalid-order", "old", "2020-01-01T00:00:00Z")],
+    )
+    assert results[0].status != "DEAD_LETTERED"
 
 
 def test_submit_refuses_an_order_id_that_already_has_an_execution(make_ctx: MakeCtx) -> None:

@@ -167,7 +167,7 @@ def _metrics(minutes: int) -> dict[str, Any]:
 
 def _window() -> int | None:
     text = request.args.get("minutes", "60")
-    if not text.isdigit() or not 5 <= int(text) <= 1440:
+    if not (text.isascii() and text.isdigit()) or not 5 <= int(text) <= 1440:
         return None
     return int(text)
 
@@ -212,12 +212,16 @@ def _existing_order(order_id: str) -> dict[str, Any] | None:
 
 
 def _same_order(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    from decimal import Decimal
+    from decimal import Decimal, InvalidOperation
 
+    try:
+        same_amount = Decimal(str(a.get("amount"))) == Decimal(str(b.get("amount")))
+    except InvalidOperation:  # an execution started with no valid amount is not this order
+        return False
     return (
-        a.get("customerName") == b.get("customerName")
+        same_amount
+        and a.get("customerName") == b.get("customerName")
         and a.get("product") == b.get("product")
-        and Decimal(str(a.get("amount"))) == Decimal(str(b.get("amount")))
     )
 
 

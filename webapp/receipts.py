@@ -46,4 +46,5 @@ def receipt(order_id: str) -> str:
 
 
 def valid(order_id: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(receipt(order_id), str(token))
+    # bytes, so a token with non-ASCII characters is simply wrong, not a TypeError
+    return bool(token) and hmac.compare_digest(receipt(order_id).encode(), str(token).encode())

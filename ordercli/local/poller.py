@@ -24,10 +24,12 @@ def failed_ids(payload: str, errored: bool, records: list[dict[str, Any]]) -> se
     every = {r["messageId"] for r in records}
     if errored:
         return every
+    if not payload.strip():
+        return set()  # an empty response is a complete success
     try:
         answer = json.loads(payload)
     except ValueError:
-        return set()
+        return every  # invalid JSON fails the whole batch, as Lambda does
     if not isinstance(answer, dict) or not answer.get("batchItemFailures"):
         return set()
     failures = answer["batchItemFailures"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -73,8 +74,8 @@ def parse(text: str) -> Quotas:
             number = _FIELDS[name](value.strip())
         except ValueError:
             raise ValueError(f"{name} must be a number, got '{value.strip()}'") from None
-        if number <= 0:
-            raise ValueError(f"{name} must be greater than 0, got {value.strip()}")
+        if not (math.isfinite(number) and number > 0):  # nan passes `<= 0` and never throttles
+            raise ValueError(f"{name} must be a finite number greater than 0, got {value.strip()}")
         changes: dict[str, Any] = {name: number}
         quotas = replace(quotas, **changes)
     if (quotas.start_burst is None) != (quotas.start_rate is None):

@@ -311,7 +311,7 @@ def wait_for(
         while waiting:
             if dead_letters is not None and time.monotonic() - last_dlq >= DLQ_EVERY:
                 last_dlq = time.monotonic()
-                _take_dead_letters(waiting, dead_letters())
+                _take_dead_letters(waiting, dead_letters(), clock_slack)
             detailed = len(waiting) <= FOLLOW_EACH
             if detailed:
                 found = described(sfn, names, [k for k in waiting if k not in foreign], pool)
@@ -353,7 +353,8 @@ def wait_for(
                 on_progress(total - len(waiting), total)
             now = time.monotonic()
             if waiting and now >= deadline and dead_letters is not None:
-                _take_dead_letters(waiting, dead_letters())  # a last look before giving up
+                # a last look before giving up
+                _take_dead_letters(waiting, dead_letters(), clock_slack)
                 if on_progress:
                     on_progress(total - len(waiting), total)
             if not waiting or now >= deadline:
@@ -371,14 +372,29 @@ def same_order(order: Order, execution_input: str | None) -> bool:
         return False
 
 
-def _take_dead_letters(waiting: dict[str, OrderResult], letters: Sequence[Any]) -> None:
+def _take_dead_letters(
+    waiting: dict[str, OrderResult], letters: Sequence[Any], clock_slack: float
+) -> None:
     """Orders still waiting whose message is in the DLQ end DEAD_LETTERED, with its reason
-    as the error and its one-line error as the cause."""
+    as the error and its one-line error as the cause. A letter older than the order's send
+    (an earlier order under the same id, dead-lettered before) is not this order's."""
     for letter in letters:
-        r = waiting.pop(letter.order_id, None) if letter.order_id else None
-        if r is not None:
-            r.status, r.error, r.cause = "DEAD_LETTERED", letter.reason, letter.error
-            r.stopped_at = time.time()
+        r = waiting.get(letter.order_id) if letter.order_id else None
+        if r is None or _before(letter.sent_at, r.sent_at, clock_slack):
+            continue
+        del waiting[r.order_id]
+        r.status, r.error, r.cause = "DEAD_LETTERED", letter.reason, letter.error
+        r.stopped_at = time.time()
+
+
+def _before(iso: str | None, sent_at: float | None, slack: float) -> bool:
+    """Whether a DLQ time (whole seconds) is plainly before `sent_at` (epoch seconds)."""
+    if iso is None or sent_at is None:
+        return False
+    from datetime import datetime
+
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return when + 1 + slack < sent_at
 
 
 def next_poll(left: int, pace: float) -> float:
@@ -473,6 +489,7 @@ def submit(
         report.error = ctx.translate(sent.fatal)
         return report
     if wait and not report.interrupted:
+        chosen_ids = set(explicit_ids)
         try:
             wait_for(
                 ctx.aws.client("stepfunctions"),
@@ -482,7 +499,7 @@ def submit(
                 on_progress=on_done,
                 clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
                 dead_letters=lambda: read_dead_letters(ctx),
-                expected={o.order_id: o for o in orders if o.order_id in set(explicit_ids)},
+                expected={o.order_id: o for o in orders if o.order_id in chosen_ids},
             )
         except KeyboardInterrupt:
             report.interrupted = True
