@@ -95,6 +95,16 @@ def test_a_deletion_is_written_only_after_what_came_before_is_on_disk(
     assert events.count("fsync") < 40  # deletions share fsyncs
 
 
+def test_a_write_to_a_replaced_journal_is_never_acknowledged(tmp_path: Path) -> None:
+    j = journal.Journal(tmp_path / "journal-00000001.log")
+    j.append(("add", "q", 1), sync=True)
+    j.close()
+    j.append(("start", "sm", "late"))  # no ack needed: dropped quietly
+    with pytest.raises(OSError):
+        j.append(("add", "q", 2), sync=True)  # an ack would be a lie: the request fails
+    assert [r[2] for r in journal.read_records(tmp_path / "journal-00000001.log")] == [1]
+
+
 def _kinds_of_writes(events: list[str], kinds: list[str]) -> list[str]:
     """The record kind of each write event, in order ('' for an fsync)."""
     it = iter(kinds)

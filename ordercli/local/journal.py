@@ -76,12 +76,13 @@ class Journal:
     def append(self, record: tuple[Any, ...], sync: bool = False) -> None:
         data = frame(record)
         with self._write_lock:
-            if self._closed:  # a late writer of a replaced journal: its file is closed
-                return
-            os.write(self._fd, data)
+            # a late writer of a replaced journal is dropped, and sync() for it raises, so
+            # what it wrote is never acknowledged
+            if not self._closed:
+                os.write(self._fd, data)
+                self.size += len(data)
+                self.records += 1
             self._written += 1
-            self.size += len(data)
-            self.records += 1
             seq = self._written
         if sync:
             self.sync(seq)
@@ -89,9 +90,11 @@ class Journal:
     def sync(self, upto: int | None = None) -> None:
         """Make every record up to `upto` (default: all written so far) durable; callers
         that arrive while an fsync runs share the next one."""
+        target = self._written if upto is None else upto
+        if self._closed and target > self._synced:
+            raise OSError("the journal was closed (replaced by a checkpoint) before this record")
         if not self._fsync or self._closed:
             return
-        target = self._written if upto is None else upto
         if self._synced >= target:
             return
         with self._sync_lock:
@@ -139,5 +142,6 @@ class Journal:
             self.sync()
         finally:
             with self._write_lock:
+                self._synced = self._written  # what it holds now is what it will ever hold
                 self._closed = True
                 os.close(self._fd)
