@@ -78,9 +78,9 @@ def test_submitted_says_queued_only_with_this_apps_receipt(client: Any) -> None:
     assert client.get("/orders/never-sent?submitted=1").status_code == 404
     assert client.get("/api/orders/never-sent?submitted=1").status_code == 404
     assert client.get(f"/orders/{oid}?submitted=1").status_code == 404
-    other = receipts.receipt("never-sent")
+    other = receipts.receipt("never-sent", "")
     assert client.get(f"/orders/{oid}?submitted={other}").status_code == 404
-    good = client.get(f"/api/orders/{oid}?submitted={receipts.receipt(oid)}")
+    good = client.get(f"/api/orders/{oid}?submitted={receipts.receipt(oid, 'any')}")
     assert good.status_code == 200 and good.get_json()["status"] == "QUEUED"
 
 
@@ -103,6 +103,25 @@ def test_the_same_form_posted_twice_is_one_order(client: Any) -> None:
     assert again.status_code == 409 and "submit again" in again.get_data(as_text=True)
     assert f'value="{oid}"' not in again.get_data(as_text=True)  # a fresh id for a new order
     assert queued() == []
+
+
+def test_an_order_sent_under_a_taken_id_never_shows_the_other_orders_result(
+    client: Any,
+) -> None:
+    """Two orders under one given id, both accepted before either has an execution: the
+    consumer starts the first and dead-letters the second; the second's page says so."""
+    base = {"customerName": "Ada", "product": "Book", "orderId": "shared-1"}
+    first = client.post("/submit-order", json={**base, "amount": "5"}).get_json()
+    second = client.post("/submit-order", json={**base, "amount": "7"}).get_json()
+    assert first["receipt"] != second["receipt"]
+    a, _ = queued()
+    start(a)  # the consumer starts the first; the second is an order-id-conflict
+    mine = client.get(f"/api/orders/shared-1?submitted={first['receipt']}").get_json()
+    assert mine["status"] != "DEAD_LETTERED"
+    theirs = client.get(f"/api/orders/shared-1?submitted={second['receipt']}").get_json()
+    assert theirs["status"] == "DEAD_LETTERED" and theirs["error"] == "order-id-conflict"
+    page = client.get(f"/orders/shared-1?submitted={second['receipt']}").get_data(as_text=True)
+    assert "already belongs to another order" in page
 
 
 @pytest.mark.parametrize(

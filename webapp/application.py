@@ -21,7 +21,7 @@ if str(HERE) not in sys.path:  # the bundle ships lambda_src/ beside this file
     sys.path.insert(0, str(HERE))
 
 import receipts  # noqa: E402
-from order_view import execution_view, queued_view  # noqa: E402
+from order_view import conflict_view, execution_view, queued_view  # noqa: E402
 from submission import BadBody, build, field_errors, read_form, read_json  # noqa: E402
 
 from lambda_src.order import ORDER_ID_RE, new_order_id, now_iso  # noqa: E402
@@ -211,18 +211,19 @@ def _existing_order(order_id: str) -> dict[str, Any] | None:
         return None
 
 
-def _same_order(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _content(order: dict[str, Any]) -> str:
+    """The order's content as receipts bind it (amounts compared as numbers)."""
     from decimal import Decimal, InvalidOperation
 
     try:
-        same_amount = Decimal(str(a.get("amount"))) == Decimal(str(b.get("amount")))
-    except InvalidOperation:  # an execution started with no valid amount is not this order
-        return False
-    return (
-        same_amount
-        and a.get("customerName") == b.get("customerName")
-        and a.get("product") == b.get("product")
-    )
+        amount = str(Decimal(str(order.get("amount"))).normalize())
+    except InvalidOperation:
+        amount = repr(order.get("amount"))
+    return json.dumps([order.get("customerName"), order.get("product"), amount])
+
+
+def _same_order(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return _content(a) == _content(b)
 
 
 @application.post("/submit-order")
@@ -257,7 +258,7 @@ def submit_order() -> Any:
             resp = jsonify(error="the order queue is unavailable; nothing was sent, please retry")
             resp.headers["Retry-After"] = RETRY_AFTER
             return resp, 503
-    token = receipts.receipt(order.order_id)
+    token = receipts.receipt(order.order_id, _content(order.to_dict()))
     if as_json:
         return jsonify(
             orderId=order.order_id,
@@ -296,9 +297,16 @@ def order_view(order_id: str) -> dict[str, Any] | None:
 
 
 def _view_or_queued(order_id: str) -> dict[str, Any] | None:
+    token = request.args.get("submitted")
     view = order_view(order_id)
-    if view is None and receipts.valid(order_id, request.args.get("submitted")):
+    if view is None and receipts.valid(order_id, token):
         view = queued_view(order_id)
+    elif view is not None and receipts.valid(order_id, token):
+        existing = _existing_order(order_id)
+        if existing is not None and not receipts.same_content(order_id, token, _content(existing)):
+            # this receipt's order was sent under an id another order had already taken:
+            # the consumer dead-letters it (order-id-conflict); never show the other's result
+            view = conflict_view(order_id)
     return view
 
 

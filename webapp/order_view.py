@@ -106,6 +106,20 @@ def execution_view(
     }
 
 
+def conflict_view(order_id: str) -> dict[str, Any]:
+    return {
+        **queued_view(order_id),
+        "status": "DEAD_LETTERED",
+        "terminal": True,
+        "outcome": (
+            f"This order was not placed: orderId {order_id} already belongs to another order. "
+            "Nothing was charged; place it again with a new orderId."
+        ),
+        "error": "order-id-conflict",
+        "steps": flow([], terminal=True),
+    }
+
+
 def queued_view(order_id: str) -> dict[str, Any]:
     return {
         "orderId": order_id,

@@ -40,11 +40,30 @@ def _secret() -> bytes:
     return text.encode() if text else _host_secret()
 
 
-def receipt(order_id: str) -> str:
-    mac = hmac.new(_secret(), b"accepted:" + order_id.encode(), hashlib.sha256).digest()
+def _mac(text: str) -> str:
+    mac = hmac.new(_secret(), text.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:18]).decode()
 
 
+def receipt(order_id: str, content: str) -> str:
+    """Two parts: one for the orderId (the order may say "queued" before it has an
+    execution) and one for the order's content (once it has one, the page can tell whether
+    that execution is this very order, or another one sent under the same id)."""
+    return _mac("accepted:" + order_id) + "." + _mac("content:" + order_id + "\0" + content)
+
+
+def _parts(token: str | None) -> tuple[bytes, bytes]:
+    head, _, tail = str(token or "").partition(".")
+    return head.encode(), tail.encode()  # bytes: a non-ASCII token is simply wrong
+
+
 def valid(order_id: str, token: str | None) -> bool:
-    # bytes, so a token with non-ASCII characters is simply wrong, not a TypeError
-    return bool(token) and hmac.compare_digest(receipt(order_id).encode(), str(token).encode())
+    return bool(token) and hmac.compare_digest(
+        _mac("accepted:" + order_id).encode(), _parts(token)[0]
+    )
+
+
+def same_content(order_id: str, token: str | None, content: str) -> bool:
+    """Whether a valid receipt was issued for this content under this orderId."""
+    expected = _mac("content:" + order_id + "\0" + content).encode()
+    return valid(order_id, token) and hmac.compare_digest(expected, _parts(token)[1])
