@@ -315,3 +315,22 @@ def test_a_program_with_a_timeout_is_cut_short_by_it() -> None:
     release.set()
     t.join(5)
     assert not t.is_alive()
+
+
+def test_deliveries_wait_while_too_many_executions_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ordercli.local import metrics, poller
+
+    running = [object()] * poller.MAX_RUNNING_EXECUTIONS
+    monkeypatch.setattr(moto_hooks, "running_executions", lambda: running)
+    mappings = []
+    monkeypatch.setattr(moto_hooks, "sqs_event_source_mappings", lambda: mappings.append(1) or [])
+    p = poller.Poller()
+    metrics.correct_running(poller.MAX_RUNNING_EXECUTIONS)
+    try:
+        assert p.poll_once() is False and mappings == []  # the queue keeps its messages
+        running.pop()  # one finished: the exact count (not the stale gauge) lets deliveries go
+        p._counted_at = 0.0
+        p.poll_once()
+        assert mappings == [1]
+    finally:
+        metrics.correct_running(0)

@@ -95,7 +95,19 @@ def message_sent(region: str, queue_name: str) -> None:
     RECORDER.count(region, "AWS/SQS", "NumberOfMessagesSent", {"QueueName": queue_name})
 
 
+_running = [0]  # executions started and not yet closed: a cheap gauge for the poller
+
+
+def running_estimate() -> int:
+    return _running[0]
+
+
+def correct_running(count: int) -> None:
+    _running[0] = count
+
+
 def execution_started(execution: Any) -> None:
+    _running[0] += 1
     dims = {"StateMachineArn": execution.state_machine_arn}
     RECORDER.count(execution.region_name, "AWS/States", "ExecutionsStarted", dims)
 
@@ -113,6 +125,7 @@ def execution_closed(execution: Any) -> None:
     name = TERMINAL_METRIC.get(str(status))
     if name is None:
         return
+    _running[0] = max(0, _running[0] - 1)
     region, dims = execution.region_name, {"StateMachineArn": execution.state_machine_arn}
     RECORDER.count(region, "AWS/States", name, dims)
     if execution.stop_date is not None:

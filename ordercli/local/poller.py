@@ -16,6 +16,7 @@ from ordercli.local import moto_hooks
 log = logging.getLogger("ordercli.poller")
 IDLE_WAIT = 0.5  # seconds; a send wakes the poller at once, this only bounds retries' latency
 MAX_BATCHES_IN_FLIGHT = 8  # per mapping, like Lambda scaling out its pollers
+MAX_RUNNING_EXECUTIONS = 300  # beyond this, deliveries wait for executions to finish
 PRUNE_EVERY = 5.0  # seconds between sweeps of the interpreter's finished threads
 
 
@@ -49,6 +50,7 @@ class Poller:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="esm")
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._counted_at = 0.0  # when running executions were last counted exactly
         self._thread = threading.Thread(target=self._run, name="esm-poller", daemon=True)
 
     def start(self) -> None:
@@ -98,9 +100,26 @@ class Poller:
             if not busy:
                 self._wake.wait(IDLE_WAIT)
 
+    def _too_many_running(self) -> bool:
+        """Whether enough executions run already: the queue then holds the rest. The
+        interpreter keeps threads for every running execution, so a burst of 5,000 orders
+        started at once grew the emulator to 18,000 threads and all but stalled it; on AWS
+        the executions would simply run, here they wait in the queue, the durable buffer."""
+        from ordercli.local import metrics
+
+        if metrics.running_estimate() < MAX_RUNNING_EXECUTIONS:
+            return False
+        now = time.monotonic()
+        if now - self._counted_at >= 0.1:  # a count walks every execution: not on every send
+            self._counted_at = now
+            metrics.correct_running(len(moto_hooks.running_executions()))
+        return metrics.running_estimate() >= MAX_RUNNING_EXECUTIONS
+
     def poll_once(self) -> bool:
         """Start batches for every mapping with room; True if any batch started."""
         started = False
+        if self._too_many_running():
+            return False
         for esm, fn, queue in moto_hooks.sqs_event_source_mappings():
             while self._running.is_set():
                 with self._lock:
