@@ -198,18 +198,50 @@ class Bench:
                 pids.append(int(entry.name))
         return pids
 
+    def forked_workers(self) -> list[int]:
+        """Workers the emulator's zygote forked: their environment is set in-process, so
+        /proc shows the zygote's; they are the zygote's children under this emulator."""
+        procs: dict[int, tuple[int, str]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ValueError, IndexError):
+                continue
+            procs[int(entry.name)] = (ppid, cmd)
+
+        def under_this_emulator(pid: int) -> bool:
+            while pid in procs:
+                pid = procs[pid][0]
+                cmd = procs.get(pid, (0, ""))[1]
+                if "ordercli.local.server" in cmd:
+                    return f"--port {self.port} " in cmd + " "
+            return False
+
+        return [
+            pid
+            for pid, (ppid, cmd) in procs.items()
+            if "ordercli.local.zygote" in cmd
+            and "ordercli.local.zygote" in procs.get(ppid, (0, ""))[1]
+            and under_this_emulator(pid)
+        ]
+
     def kill_workers(self, rounds: int, gap: float) -> Callable[[], str]:
         def during() -> str:
             killed = 0
             for _ in range(rounds):
                 time.sleep(gap)
+                pids = {*self.forked_workers()}
                 for logical in FUNCTIONS:
-                    for pid in self.workers(logical):
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                            killed += 1
-                        except ProcessLookupError:
-                            pass
+                    pids.update(self.workers(logical))  # any started the slow way
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed += 1
+                    except ProcessLookupError:
+                        pass
             return f"{killed} workers killed in {rounds} rounds"
 
         return during
