@@ -707,15 +707,8 @@ def test_an_execution_holding_another_order_is_never_reported_as_this_one(
 ) -> None:
     """Same orderId, different content: the execution is the other order's; this one is
     reported from the DLQ (order-id-conflict), or stays pending - never SUCCEEDED."""
-    from dataclasses import dataclass
 
     from lambda_src.order import new_order
-
-    @dataclass(frozen=True)
-    class Letter:
-        order_id: str | None
-        reason: str
-        error: str
 
     ctx = make_ctx("cf")
     deploy.up(ctx)

@@ -75,7 +75,7 @@ def parse(text: str) -> Quotas:
         except ValueError:
             raise ValueError(f"{name} must be a number, got '{value.strip()}'") from None
         if not (math.isfinite(number) and number > 0):  # nan passes `<= 0` and never throttles
-            raise ValueError(f"{name} must be a finite number greater than 0, got {value.strip()}")
+            raise ValueError(f"{name} must be greater than 0 (and finite), got {value.strip()}")
         changes: dict[str, Any] = {name: number}
         quotas = replace(quotas, **changes)
     if (quotas.start_burst is None) != (quotas.start_rate is None):
