@@ -3,6 +3,7 @@ and a fresh local emulator. Benchmarks print figures; they assert nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import statistics
@@ -107,6 +108,16 @@ def run_ordercli(env: dict[str, str], *args: str) -> str:
     """Run an ordercli command quietly; its stdout (the JSON, when asked for)."""
     out = subprocess.run([ORDERCLI, *args], env=env, check=True, capture_output=True, text=True)
     return out.stdout
+
+
+def submit_and_wait(env: dict[str, str], n: int) -> dict[str, Any]:
+    """`submit --count n --wait --json` on the bench stack; its report."""
+    out = run_ordercli(
+        env, "submit", "--local", "--stack", "bench", "--count", str(n), "--wait",
+        "--timeout", "600", "--json",
+    )  # fmt: skip
+    report: dict[str, Any] = json.loads(out)
+    return report
 
 
 def up_local(env: dict[str, str], *extra: str) -> str:

@@ -26,6 +26,7 @@ from _common import (
     local_emulator,
     row,
     run_ordercli,
+    submit_and_wait,
     up_local,
 )
 
@@ -201,21 +202,9 @@ def throughput(n: int, journal: str) -> float:
         up_local(env, "--no-web")
         run_ordercli(env, "submit", "--local", "--stack", "bench", "--count", "50", "--wait")
         t0 = time.perf_counter()
-        out = run_ordercli(
-            env,
-            "submit",
-            "--local",
-            "--stack",
-            "bench",
-            "--count",
-            str(n),
-            "--wait",
-            "--timeout",
-            "600",
-            "--json",
-        )
+        report = submit_and_wait(env, n)
         seconds = time.perf_counter() - t0
-        assert json.loads(out)["summary"]["pending"] == 0
+        assert report["summary"]["pending"] == 0
         return n / seconds
 
 

@@ -19,7 +19,15 @@ import statistics
 import time
 from typing import Any
 
-from _common import BENCH_STATE_MACHINE, client, local_emulator, row, run_ordercli, up_local
+from _common import (
+    BENCH_STATE_MACHINE,
+    client,
+    local_emulator,
+    row,
+    run_ordercli,
+    submit_and_wait,
+    up_local,
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -35,21 +43,8 @@ def orders(env: dict[str, str], n: int, sfn: Any = None) -> tuple[float, float]:
     executions stopped, by the emulator's clock (this machine's); seconds until the
     command returned). The first includes the command's own start, so it is the harder."""
     t0 = time.time()
-    out = run_ordercli(
-        env,
-        "submit",
-        "--local",
-        "--stack",
-        "bench",
-        "--count",
-        str(n),
-        "--wait",
-        "--timeout",
-        "600",
-        "--json",
-    )
+    report = submit_and_wait(env, n)
     wall = time.time() - t0
-    report = json.loads(out)
     summary = report["summary"]
     assert summary["pending"] == 0 and summary["not_sent"] == 0, summary
     if sfn is None:
