@@ -40,7 +40,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ordercli.local import moto_hooks, quotas
+    from ordercli.local import fast_lane, moto_hooks, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -52,6 +52,8 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
     moto_hooks.speed_up_dispatch()
+    moto_hooks.check_fast_lane_hook_points()
+    moto_hooks.fast_backend_lookups()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
     moto_hooks.warm_functions_ahead(pool)
@@ -65,7 +67,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
     quotas.from_environment(os.environ)
-    app = quotas.with_control(DomainDispatcherApplication(create_backend_app))
+    app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(create_backend_app)))
     return app, poller, pool
 
 
