@@ -4,6 +4,7 @@ reading of batch results, the queue fast paths, and the workers' clean environme
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,31 @@ def test_deliveries_wait_while_too_many_executions_run(monkeypatch: pytest.Monke
         assert mappings == [1]
     finally:
         metrics.correct_running(0)
+
+
+def test_bare_threads_reuse_an_idle_thread_and_run_concurrent_bodies_side_by_side() -> None:
+    threads = moto_hooks.BareThreads()
+    ran_on: list[int] = []
+    done = threading.Event()
+    threads.run(lambda: (ran_on.append(threading.get_ident()), done.set()))
+    assert done.wait(5)
+    assert threads.wait_idle(1, 5)  # the thread parks itself just after its body
+    done.clear()
+    threads.run(lambda: (ran_on.append(threading.get_ident()), done.set()))
+    assert done.wait(5)
+    assert ran_on[0] == ran_on[1]  # the same thread took the second body
+    # two bodies at once: the second cannot wait for the first (it releases it)
+    first_may_end, second_ran = threading.Event(), threading.Event()
+    threads.run(lambda: first_may_end.wait(5))
+    threads.run(lambda: (second_ran.set(), first_may_end.set()))
+    assert second_ran.wait(5)
+
+
+def test_an_idle_bare_thread_ends_after_its_idle_time() -> None:
+    threads = moto_hooks.BareThreads()
+    threads.IDLE = 0.05
+    done = threading.Event()
+    threads.run(done.set)
+    assert done.wait(5)
+    assert threads.wait_idle(1, 5)
+    assert threads.wait_idle(0, 5)  # it ended on its own
