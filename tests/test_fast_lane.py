@@ -1,7 +1,8 @@
 """The fast lane answers StartExecution, PutItem and Publish as moto's server does.
 
 Two HTTP servers run in this process over the same moto backends: one is moto's WSGI app as
-the emulator ran it before (Flask), the other the same app behind the fast lane. The same
+moto ships it, the other the emulator's (moto's apps out of Flask's debug mode, behind the
+fast lane). The same
 requests go to both; the answers must match, except for what is drawn anew each time
 (request ids, message ids, dates)."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -44,9 +46,10 @@ def endpoints(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     # As in the emulator: executions run (and StartExecution uses the interpreter's backend).
     monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
     moto_app = DomainDispatcherApplication(create_backend_app)
+    ours = fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app))
     servers = [
         WSGIServer("127.0.0.1", 0, moto_app),
-        WSGIServer("127.0.0.1", 0, fast_lane.wrap(moto_app)),
+        WSGIServer("127.0.0.1", 0, ours),
     ]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -241,3 +244,26 @@ def test_the_lane_steps_aside_while_moto_checks_iam(monkeypatch: pytest.MonkeyPa
     assert not moto_hooks.iam_enforced()
     monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
     assert moto_hooks.iam_enforced()
+
+
+def test_requests_outside_the_lane_answer_as_moto_does_out_of_debug_mode(
+    endpoints: tuple[str, str],
+) -> None:
+    sqs = boto3.client("sqs", endpoint_url=endpoints[0], region_name=REGION)
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    entries = [{"Id": str(i), "MessageBody": f"body {i}"} for i in range(3)]
+    same_answer(*both("sqs", endpoints, "send_message_batch", QueueUrl=url, Entries=entries))
+    same_answer(
+        *both("sqs", endpoints, "send_message_batch", QueueUrl=url + "-gone", Entries=entries)
+    )
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"m-{uuid.uuid4().hex[:8]}",
+        definition=PASS_MACHINE,
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="listed", input="{}")["executionArn"]
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline  # polled over HTTP: no event to wait on
+    same_answer(*both("stepfunctions", endpoints, "list_executions", stateMachineArn=machine))

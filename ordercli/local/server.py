@@ -38,7 +38,7 @@ def clean_environment(port: int) -> None:
 
 def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     from ordercli.local import fast_lane, moto_hooks, quotas
     from ordercli.local.poller import Poller
@@ -67,7 +67,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
     quotas.from_environment(os.environ)
-    app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(create_backend_app)))
+    app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app)))
     return app, poller, pool
 
 
