@@ -84,6 +84,12 @@ def call(client: Any, operation: str, **params: Any) -> None:
         pass  # the error answer is what is compared
 
 
+def wait_closed(sfn: Any, arns: list[str]) -> None:
+    deadline = time.monotonic() + 10
+    while any(sfn.describe_execution(executionArn=a)["status"] == "RUNNING" for a in arns):
+        assert time.monotonic() < deadline  # polled over HTTP: no event to wait on
+
+
 def same_answer(plain: Seen, fast: Seen) -> None:
     assert fast.status == plain.status
     assert {k: v for k, v in fast.headers.items() if k not in VARYING_HEADERS} == {
@@ -127,6 +133,7 @@ def test_start_execution_answers_as_moto_does(endpoints: tuple[str, str]) -> Non
         Seen(fast.status, fast.headers, strip.sub(b"", fast.body)),
     )
     # the same name again, once that execution has closed: ExecutionAlreadyExists, both ways
+    wait_closed(sfn, [json.loads(fast.body)["executionArn"]])
     again = both(
         "stepfunctions",
         endpoints,
@@ -263,7 +270,43 @@ def test_requests_outside_the_lane_answer_as_moto_does_out_of_debug_mode(
         roleArn="arn:aws:iam::123456789012:role/r",
     )["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, name="listed", input="{}")["executionArn"]
-    deadline = time.monotonic() + 10
-    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
-        assert time.monotonic() < deadline  # polled over HTTP: no event to wait on
+    wait_closed(sfn, [arn])
     same_answer(*both("stepfunctions", endpoints, "list_executions", stateMachineArn=machine))
+
+
+def test_list_executions_answers_as_moto_does_page_by_page(endpoints: tuple[str, str]) -> None:
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"m-{uuid.uuid4().hex[:8]}",
+        definition=PASS_MACHINE,
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    arns = [
+        sfn.start_execution(stateMachineArn=machine, name=f"e{i}", input="{}")["executionArn"]
+        for i in range(3)
+    ]
+    wait_closed(sfn, arns)
+    before = fast_lane.SERVED["list_executions"]
+    first = both(
+        "stepfunctions", endpoints, "list_executions", stateMachineArn=machine, maxResults=2
+    )
+    same_answer(*first)
+    page = json.loads(first[1].body)
+    assert len(page["executions"]) == 2 and "stopDate" in page["executions"][0]
+    rest = both(
+        "stepfunctions", endpoints, "list_executions",
+        stateMachineArn=machine, maxResults=2, nextToken=page["nextToken"],
+    )  # fmt: skip
+    same_answer(*rest)
+    assert [e["name"] for e in json.loads(rest[1].body)["executions"]] == ["e0"]
+    filtered = both(
+        "stepfunctions",
+        endpoints,
+        "list_executions",
+        stateMachineArn=machine,
+        statusFilter="FAILED",
+    )
+    same_answer(*filtered)
+    gone = machine + "-gone"
+    same_answer(*both("stepfunctions", endpoints, "list_executions", stateMachineArn=gone))
+    assert fast_lane.SERVED["list_executions"] == before + 3  # the missing machine: moto's

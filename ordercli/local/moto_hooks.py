@@ -1840,3 +1840,40 @@ def backend_app(service: Any) -> Any:
     app.debug = False
     app.config["PROPAGATE_EXCEPTIONS"] = True
     return app
+
+
+def list_executions_direct(
+    account: str,
+    region: str,
+    arn: str,
+    status_filter: str | None,
+    max_results: int | None,
+    next_token: str | None,
+) -> tuple[str, list[tuple[str, str, str, Any, Any]], str | None]:
+    """What moto's StepFunctionResponse.list_executions reads: the machine's ARN; per
+    execution (executionArn, name, status, startDate, stopDate or None, as moto lists a stop
+    date only for SUCCEEDED, FAILED and ABORTED); and the next page's token."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.responses import get_backend
+
+    backend = get_backend(account, region)
+    machine = backend.describe_state_machine(arn)
+    results, token = backend.list_executions(
+        arn, status_filter=status_filter, max_results=max_results, next_token=next_token
+    )
+    stopped = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ABORTED)
+    rows = [
+        (
+            e.execution_arn,
+            e.name,
+            _enum_value(e.status),
+            e.start_date,
+            e.stop_date if e.status in stopped else None,
+        )
+        for e in results
+    ]
+    return machine.arn, rows, token
+
+
+def _enum_value(value: Any) -> str:
+    return str(getattr(value, "value", value))
