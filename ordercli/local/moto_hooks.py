@@ -1877,3 +1877,21 @@ def list_executions_direct(
 
 def _enum_value(value: Any) -> str:
     return str(getattr(value, "value", value))
+
+
+def report_closed_executions(on_close: Callable[[str, str, str, Any, Any, Any], None]) -> None:
+    """Call on_close(arn, name, status, stop date, error, cause) as each execution ends
+    (for ordercli.local.closings). Wraps whatever is installed, like record_metrics."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def reported(self: Any) -> None:
+        terminated(self)
+        e = self.execution
+        try:
+            on_close(e.exec_arn, e.name, _enum_value(e.exec_status), e.stop_date, e.error, e.cause)
+        except Exception:  # a follower's feed must never fail an execution
+            log.exception("reporting a closed execution failed")
+
+    BaseExecutionWorkerCommunication.terminated = reported  # type: ignore[method-assign]

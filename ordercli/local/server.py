@@ -40,7 +40,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from ordercli.local import fast_lane, moto_hooks, quotas
+    from ordercli.local import closings, fast_lane, moto_hooks, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -66,6 +66,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # interpreter's import costs about a second of the start).
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
+    moto_hooks.report_closed_executions(closings.record)
     quotas.from_environment(os.environ)
     app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app)))
     return app, poller, pool
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clean_environment(args.port)
 
-    from ordercli.local import moto_hooks
+    from ordercli.local import closings, moto_hooks
     from ordercli.local.http_server import WSGIServer
     from ordercli.local.lifecycle import Front
     from ordercli.local.store import Store, state_dir
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     store.open_journal()
     front = Front(app, poller, store)
-    server = WSGIServer("127.0.0.1", args.port, front)
+    server = WSGIServer("127.0.0.1", args.port, closings.wrap(front))
     front.on_stop = lambda: threading.Thread(target=server.shutdown, daemon=True).start()
     poller.start()
     moto_hooks.restart_executions()  # their Lambdas call back: only once listening
