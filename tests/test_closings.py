@@ -162,3 +162,36 @@ def test_wait_describes_its_orders_once_the_feed_cannot_say(make_ctx: MakeCtx) -
     submit.wait_for(client, ctx.names, results, timeout=5, sleep=lambda s: None, closings=feed)
     assert [r.status for r in results] == ["ABORTED"] * 3
     assert feed.asked == 2  # after the feed gave up, the rest were described
+
+
+def test_orders_still_running_when_the_wait_ends_read_running(make_ctx: MakeCtx) -> None:
+    import boto3
+
+    from ordercli.deploy import stack as deploy
+    from ordercli.operate import submit
+
+    ctx = make_ctx("op")
+    deploy.up(ctx)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    results = [submit.OrderResult(f"o-{i}", "QUEUED", sent_at=0.0) for i in range(2)]
+    sfn.start_execution(stateMachineArn=ctx.names.state_machine_arn, name="o-0")
+    feed = ScriptedFeed([{}])
+    client = ctx.aws.client("stepfunctions")
+    submit.wait_for(client, ctx.names, results, timeout=0, closings=feed)
+    assert [r.status for r in results] == ["RUNNING", "QUEUED"]  # o-1 never started
+
+
+def test_a_feed_answering_nonsense_is_a_feed_that_cannot_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ordercli.operate import follow
+
+    feed = ClosingsFeed("http://127.0.0.1:9", MACHINE)
+    answers = iter([{"seq": 3, "epoch": "e"}, {"epoch": "e", "closed": [{"name": "x"}]}])
+    monkeypatch.setattr(feed, "_ask", lambda wait: next(answers))
+    assert feed.start()
+    assert feed.next(0.0) is None  # a closing without its fields
+    monkeypatch.setattr(
+        feed, "_ask", lambda wait: (_ for _ in ()).throw(follow.http.client.IncompleteRead(b""))
+    )
+    assert feed.next(0.0) is None

@@ -310,3 +310,38 @@ def test_list_executions_answers_as_moto_does_page_by_page(endpoints: tuple[str,
     gone = machine + "-gone"
     same_answer(*both("stepfunctions", endpoints, "list_executions", stateMachineArn=gone))
     assert fast_lane.SERVED["list_executions"] == before + 3  # the missing machine: moto's
+
+
+def test_a_publish_moto_delivers_somewhere_goes_to_moto_and_is_delivered_once(
+    endpoints: tuple[str, str],
+) -> None:
+    sns = boto3.client("sns", endpoint_url=endpoints[1], region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=endpoints[1], region_name=REGION)
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    urls = [sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"] for _ in range(2)]
+    for url in urls:
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
+    sqs.delete_queue(QueueUrl=urls[1])  # its delivery fails after the first one's succeeded
+    before = fast_lane.SERVED["publish"]
+    with pytest.raises(sns.exceptions.ClientError):
+        sns.publish(TopicArn=topic, Message="once")
+    assert fast_lane.SERVED["publish"] == before  # moto's path, from the start
+    got = sqs.receive_message(QueueUrl=urls[0], MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 1
+
+
+def test_a_put_item_on_a_table_with_a_stream_goes_to_moto(endpoints: tuple[str, str]) -> None:
+    ddb = boto3.client("dynamodb", endpoint_url=endpoints[1], region_name=REGION)
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    before = fast_lane.SERVED["put_item"]
+    ddb.put_item(TableName=table, Item={"k": {"S": "a"}})
+    assert fast_lane.SERVED["put_item"] == before
+    assert ddb.get_item(TableName=table, Key={"k": {"S": "a"}})["Item"] == {"k": {"S": "a"}}

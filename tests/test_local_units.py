@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -365,58 +366,19 @@ def test_an_idle_bare_thread_ends_after_its_idle_time() -> None:
     assert threads.wait_idle(0, 5)  # it ended on its own
 
 
-def test_a_task_thread_runs_on_the_starting_thread_only_when_marked_inline() -> None:
-    ran_on: list[int] = []
-    moto_hooks._TASK.inline = True
-    inline = moto_hooks.TaskThread(target=lambda: ran_on.append(threading.get_ident()))
-    inline.start()
-    assert ran_on == [threading.get_ident()] and not moto_hooks._TASK.inline
-    threaded = moto_hooks.TaskThread(target=lambda: ran_on.append(threading.get_ident()))
+def test_a_task_thread_runs_on_the_starting_thread_with_its_deadline_when_marked() -> None:
+    seen: list[tuple[int, float | None]] = []
+
+    def body() -> None:
+        seen.append((threading.get_ident(), moto_hooks.task_give_up_at()))
+
+    moto_hooks._TASK.seconds = 5
+    before = time.time()
+    moto_hooks.TaskThread(target=body).start()
+    assert seen[0][0] == threading.get_ident()
+    assert seen[0][1] is not None and before + 5 <= seen[0][1] <= time.time() + 5
+    assert moto_hooks.task_give_up_at() is None and moto_hooks._TASK.seconds is None
+    threaded = moto_hooks.TaskThread(target=body)
     threaded.start()
     threaded.join(5)
-    assert len(ran_on) == 2 and ran_on[1] != threading.get_ident()
-
-
-def test_only_a_lambda_task_its_timeout_cannot_cut_short_runs_inline(mocked: None) -> None:
-    import io
-    import zipfile
-    from types import SimpleNamespace
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("h.py", "def handler(e, c):\n    return 1\n")
-    role = boto3.client("iam", region_name="us-east-1").create_role(
-        RoleName="r",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    arn = boto3.client("lambda", region_name="us-east-1").create_function(
-        FunctionName="f",
-        Runtime="python3.11",
-        Role=role,
-        Handler="h.handler",
-        Code={"ZipFile": buf.getvalue()},
-        Timeout=10,
-    )["FunctionArn"]
-
-    def task(seconds: Any, resource: str = arn) -> Any:
-        return SimpleNamespace(
-            timeout=SimpleNamespace(timeout_seconds=seconds),
-            resource=SimpleNamespace(resource_arn=resource),
-        )
-
-    assert moto_hooks._outlasts_its_function(task(15))  # the workflow's: timeout + 5
-    assert moto_hooks._outlasts_its_function(task(10))
-    assert not moto_hooks._outlasts_its_function(task(9))  # the state's timeout may fire
-    assert not moto_hooks._outlasts_its_function(task(None))  # a TimeoutSecondsPath
-    assert not moto_hooks._outlasts_its_function(task(15, arn + "-gone"))
+    assert seen[1][0] != threading.get_ident() and seen[1][1] is None

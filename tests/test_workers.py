@@ -154,7 +154,9 @@ def test_any_failed_invocation_gives_its_slot_back(
     code = code_zip(1)
     real = workers.Worker.invoke
 
-    def garbled(self: workers.Worker, event: str, request_id: str) -> workers.Outcome | None:
+    def garbled(
+        self: workers.Worker, event: str, request_id: str, give_up_at: float | None = None
+    ) -> workers.Outcome | None:
         raise ValueError("garbled reply")
 
     monkeypatch.setattr(workers.Worker, "invoke", garbled)
@@ -271,3 +273,39 @@ def test_every_session_after_the_zygote_preload_shares_its_parsed_models_and_not
     # a function with models of its own (AWS_DATA_PATH) gets a loader of its own
     monkeypatch.setenv("AWS_DATA_PATH", "/nonexistent-models")
     assert botocore.session.Session().get_component("data_loader") is not shared
+
+
+def test_a_task_deadline_ends_the_wait_for_an_answer_and_the_invocation_runs_on(
+    pool: WorkerPool,
+) -> None:
+    from ordercli.local import workers
+
+    code = code_zip(1)
+    first = call(pool, code)["pid"]
+    t0 = time.monotonic()
+    with pytest.raises(workers.TaskDeadline):
+        pool.invoke(
+            version_of(code), code, json.dumps({"sleep": 1.0}), give_up_at=time.time() + 0.2
+        )
+    assert time.monotonic() - t0 < 0.9  # given up at the deadline, not at the answer
+    # the invocation runs on in its worker, which holds its slot until the answer comes:
+    # taking both slots waits for it (a release hands the worker straight to a waiter)
+    fv = version_of(code)
+    held = [pool._acquire(fv, code) for _ in range(pool.cap)]
+    assert first in {w.proc.pid for w in held}
+    for w in held:
+        pool._release(fv, w)
+
+
+def test_a_task_deadline_ends_the_wait_for_a_worker(pool: WorkerPool) -> None:
+    from ordercli.local import workers
+
+    code = code_zip(1)
+    fv = version_of(code)
+    held = [pool._acquire(fv, code) for _ in range(pool.cap)]
+    with pytest.raises(workers.TaskDeadline):
+        pool.invoke(fv, code, "{}", give_up_at=time.time() + 0.2)
+    assert not pool._waiting[fv.arn]  # the one that gave up left the line
+    for w in held:
+        pool._release(fv, w)
+    assert call(pool, code)["version"] == 1

@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -67,8 +68,8 @@ class Closings:
             oldest = self._kept[0][0] if self._kept else self._seq + 1
             if after + 1 < oldest:
                 return self._answer(self._seq, [], reset=True)
-            start = len(self._kept) - (self._seq - after)
-            closed = [c for _, c in list(self._kept)[start:]] if start < len(self._kept) else []
+            newest_first = islice(reversed(self._kept), self._seq - after)
+            closed = [c for _, c in newest_first][::-1]  # costs what closed, not what is kept
             return self._answer(self._seq, closed, reset=False)
 
     def _answer(self, seq: int, closed: list[Closed], reset: bool) -> dict[str, Any]:

@@ -11,12 +11,14 @@ Here each is parsed with json / parse_qs, handed to the backend call moto's own 
 class makes (ordercli.local.moto_hooks), and answered with the bytes moto would send.
 
 Only the shapes these handlers were written for take this lane; any other request, or one
-whose backend call raises (a missing state machine, a refused condition: errors change
-nothing before they are raised), goes to moto's server unchanged, which answers it, error
-included, exactly as before. So do all requests while moto checks IAM (it counts and
-authorizes each) or while local quotas are in force (a throttled StartExecution must be
-refused, and counted, once). tests/test_fast_lane.py sends each request both ways and
-compares the answers."""
+whose backend call raises (a missing state machine, a refused condition), goes to moto's
+server unchanged, which answers it, error included, exactly as before. That is safe because
+the lane takes only calls whose refusals come before any change: a Publish to a topic with
+subscribers moto delivers to (a delivery can fail after another succeeded) or a PutItem on a
+table with a stream goes to moto's path from the start. So does every request while moto
+checks IAM (it counts and authorizes each), and StartExecution while local quotas are in
+force (a throttled call must be refused, and counted, once). tests/test_fast_lane.py sends
+each request both ways and compares the answers."""
 
 from __future__ import annotations
 
@@ -140,6 +142,8 @@ def put_item(body: bytes, who: Caller, request_id: str) -> Answer | None:
     if not all(_strings(params.get(k, "")) for k in PUT_ITEM_KEYS - {"Item"}):
         return None
     result = moto_hooks.put_item_direct(who.account, who.region, params)
+    if result is None:
+        return None
     return Answer(json.dumps(result).encode(), JSON_10, crc32=True)
 
 
@@ -165,6 +169,8 @@ def publish(body: bytes, who: Caller, request_id: str) -> Answer | None:
     message_id = moto_hooks.publish_direct(
         who.account, who.region, fields["TopicArn"], fields.get("Subject"), fields["Message"]
     )
+    if message_id is None:
+        return None
     return Answer(
         (
             f'<PublishResponse xmlns="{SNS_XMLNS}"><PublishResult><MessageId>{message_id}'

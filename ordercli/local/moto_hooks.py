@@ -247,7 +247,9 @@ def install_lambda_executor(pool: WorkerPool, logs: LogWriter) -> None:
         text = event if isinstance(event, str) else json.dumps({} if event is None else event)
         mapping = getattr(_MAPPING, "active", False)
         try:
-            outcome = pool.invoke(function_version(self), self.code_bytes, text, mapping)
+            outcome = pool.invoke(
+                function_version(self), self.code_bytes, text, mapping, task_give_up_at()
+            )
         except Throttled:
             raise lambda_throttled("ConcurrentInvocationLimitExceeded") from None
         except PoolBusy:  # every worker of the function stayed busy past the wait
@@ -711,44 +713,37 @@ class JoinedThread(QuickThread):
         self._done.wait(timeout)
 
 
-_TASK = threading.local()  # set while a Lambda Task state may run on its execution's thread
+_TASK = threading.local()  # a Lambda Task state's TimeoutSeconds while it runs inline
 
 
 class TaskThread(QuickThread):
     """A Task state's thread. moto runs each Task on a thread of its own and waits for it
     with the state's TimeoutSeconds, so that the timeout can cut it short. A Lambda Task
-    whose TimeoutSeconds is at least its function's own timeout can never be cut short by
-    it (the worker pool ends the invocation at the function's timeout first, with
-    Sandbox.Timedout, as Lambda does); such a Task (every one in ordercli's workflow:
-    TimeoutSeconds is the function's timeout + 5 s) runs right on the execution's thread:
-    one thread per execution, and three thread hand-offs per order fewer."""
+    with a TimeoutSeconds written in the definition runs right on its execution's thread
+    instead (one thread per execution, three thread hand-offs per order fewer), and the
+    timeout is kept by the worker pool: the call gives up at the deadline, whether waiting
+    for a worker or for the answer, with a TimeoutError, which the interpreter reads as
+    States.Timeout exactly as when its own wait runs out; the invocation itself runs on, as
+    it would on AWS."""
 
     def start(self) -> None:
-        if not getattr(_TASK, "inline", False):
+        seconds = getattr(_TASK, "seconds", None)
+        if seconds is None:
             super().start()
             return
-        _TASK.inline = False  # only the Task's own body
+        _TASK.seconds = None  # only the Task's own body
         self._started = True
-        self._run()
+        _TASK.give_up_at = time.time() + seconds
+        try:
+            self._run()
+        finally:
+            _TASK.give_up_at = None
 
 
-def _outlasts_its_function(state: Any) -> bool:
-    """Whether a Lambda Task state's static TimeoutSeconds is at least the function's own
-    timeout (a timeout read from a path, or a function not found: no)."""
-    from moto.awslambda.models import lambda_backends
-
-    timeout = getattr(state, "timeout", None)
-    seconds = getattr(timeout, "timeout_seconds", None)
-    resource = getattr(state, "resource", None)
-    arn = getattr(resource, "resource_arn", None)
-    if type(seconds) is not int or not isinstance(arn, str) or not arn.startswith("arn:"):
-        return False
-    parts = arn.split(":")
-    try:
-        fn = lambda_backends[parts[4]][parts[3]].get_function(arn)
-    except Exception:
-        return False
-    return bool(seconds >= int(fn.timeout))
+def task_give_up_at() -> float | None:
+    """The deadline (epoch seconds) of the Lambda Task running inline on this thread."""
+    deadline: float | None = getattr(_TASK, "give_up_at", None)
+    return deadline
 
 
 def inline_lambda_tasks() -> None:
@@ -760,11 +755,13 @@ def inline_lambda_tasks() -> None:
     evaluate = ExecutionState._evaluate_with_timeout
 
     def evaluate_with_timeout(self: Any, env: Any) -> None:
-        _TASK.inline = isinstance(self, StateTaskLambda) and _outlasts_its_function(self)
+        seconds = getattr(getattr(self, "timeout", None), "timeout_seconds", None)
+        inline = isinstance(self, StateTaskLambda) and type(seconds) is int  # not a path's
+        _TASK.seconds = seconds if inline else None
         try:
             evaluate(self, env)
         finally:
-            _TASK.inline = False
+            _TASK.seconds = None
 
     ExecutionState._evaluate_with_timeout = evaluate_with_timeout  # type: ignore[method-assign]
 
@@ -1844,11 +1841,17 @@ def start_execution_direct(
     return execution.execution_arn, execution.start_date
 
 
-def put_item_direct(account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+def put_item_direct(account: str, region: str, params: dict[str, Any]) -> dict[str, Any] | None:
     """moto's own PutItem handler (its validation and condition parsing included) on the
-    request's parsed parameters; its result, a JSON object."""
+    request's parsed parameters; its result, a JSON object. None, before anything is done,
+    for a table with a stream: a put there feeds the stream and its Lambda mappings, which
+    may fail after the item is stored, and moto's path must not then store it again."""
+    from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.responses import DynamoHandler
 
+    table = dynamodb_backends[account][region].tables.get(str(params.get("TableName")))
+    if table is not None and getattr(table, "stream_shard", None) is not None:
+        return None
     handler = DynamoHandler()
     handler.current_account = account
     handler.region = region
@@ -1857,13 +1860,27 @@ def put_item_direct(account: str, region: str, params: dict[str, Any]) -> dict[s
     return result
 
 
+QUIET_PROTOCOLS = frozenset({"email", "email-json", "sms"})  # moto delivers nothing for these
+
+
 def publish_direct(
     account: str, region: str, topic_arn: str, subject: str | None, message: str
-) -> str:
-    """What moto's SNSResponse.publish does for a topic without attributes: the MessageId."""
+) -> str | None:
+    """What moto's SNSResponse.publish does for a topic without attributes: the MessageId.
+    None, before anything is done, unless the topic is a standard topic whose subscribers
+    moto delivers nothing to (the stack's: email): a delivery to a queue, a URL or a Lambda
+    can fail after earlier subscribers have the message, and moto's path must not then
+    deliver it again."""
     from moto.sns.models import sns_backends
 
-    message_id: str = sns_backends[account][region].publish(
+    backend = sns_backends[account][region]
+    topic = backend.topics.get(topic_arn)
+    if topic is None or topic.fifo_topic:
+        return None  # a platform endpoint, a FIFO topic, or nothing: moto's path answers
+    subscriptions, _ = backend.list_subscriptions_by_topic(topic_arn=topic_arn)
+    if any(sub.protocol not in QUIET_PROTOCOLS for sub in subscriptions):
+        return None
+    message_id: str = backend.publish(
         message,
         arn=topic_arn,
         phone_number=None,

@@ -64,6 +64,19 @@ class Throttled(Exception):
     """Past the emulated account's concurrency quota: nothing ran."""
 
 
+class TaskDeadline(TimeoutError):
+    """The caller's own deadline (a Task state's TimeoutSeconds) passed before the answer.
+    An invocation already running runs on, as it does on AWS, and its worker comes back to
+    the pool when it ends. A TimeoutError: the Step Functions interpreter reads it as
+    States.Timeout, as when its own wait for a Task's thread runs out."""
+
+
+class _GaveUp(Exception):
+    def __init__(self, deadline: float) -> None:
+        super().__init__(deadline)
+        self.deadline = deadline  # the function's own: the invocation may run until then
+
+
 def routes_sdk_calls(key: str) -> bool:
     """Whether a variable could steer an SDK call away from the emulator."""
     upper = key.upper()
@@ -186,9 +199,13 @@ class Worker:
         if wait_readable(self._from_child, INIT_TIMEOUT) and self._read_reply() is None:
             self.close(kill=True)
 
-    def invoke(self, event: str, request_id: str) -> Outcome | None:
+    def invoke(
+        self, event: str, request_id: str, give_up_at: float | None = None
+    ) -> Outcome | None:
         """One invocation; None if the worker had to be killed (timeout) or died during it.
-        Raises WorkerGone if it was dead before the request reached it."""
+        Raises WorkerGone if it was dead before the request reached it, and _GaveUp if
+        `give_up_at` (epoch seconds) came before the answer and before the function's own
+        timeout: the invocation runs on, and `finish` waits for it."""
         if self.dead:
             raise WorkerGone
         deadline = time.time() + self.fv.timeout
@@ -201,16 +218,28 @@ class Worker:
         except OSError:
             self.close(kill=True)
             raise WorkerGone from None
+        return self.finish(deadline, give_up_at)
+
+    def finish(self, deadline: float, give_up_at: float | None = None) -> Outcome | None:
+        """The answer of the invocation under way, waited for until `deadline`."""
+        stop = deadline if give_up_at is None else min(deadline, give_up_at)
         reply: tuple[dict[str, Any], bytes] | None = ({"ready": True}, b"")
         while reply is not None and "ready" in reply[0]:  # a late ready from a slow init
-            remaining = deadline - time.time()
-            ready = wait_readable(self._from_child, remaining)
+            remaining = stop - time.time()
+            # the answer may have come in the same read as a late ready: it is buffered
+            ready = self._frame_buffered() or wait_readable(self._from_child, remaining)
+            if not ready and stop < deadline:
+                raise _GaveUp(deadline)
             reply = self._read_reply() if ready else None
         if reply is None:
             self.close(kill=True)
             return None
         header, payload = reply
         return Outcome(payload.decode(), not header["ok"], header["logs"], self.stream)
+
+    def _frame_buffered(self) -> bool:
+        data = self._pending
+        return len(data) >= FRAME.size and len(data) >= FRAME.size + sum(FRAME.unpack_from(data))
 
     def _read_reply(self) -> tuple[dict[str, Any], bytes] | None:
         """The next frame (header, body), usually in a single read (each read is a point
@@ -293,7 +322,9 @@ class WorkerPool:
                 shutil.rmtree(tmp, ignore_errors=True)
         return target
 
-    def _acquire(self, fv: FunctionVersion, zip_bytes: bytes) -> Worker:
+    def _acquire(
+        self, fv: FunctionVersion, zip_bytes: bytes, give_up_at: float | None = None
+    ) -> Worker:
         """An idle warm worker; else a new one while under the cap; else the next one
         released (handed over directly, oldest waiter first), waiting no longer than the
         function's timeout plus ACQUIRE_GRACE without any slot coming free (then PoolBusy:
@@ -319,7 +350,7 @@ class WorkerPool:
         for w in retired:
             w.close()
         if handoff is not None:
-            handed = self._wait_for_handoff(fv, handoff, window)
+            handed = self._wait_for_handoff(fv, handoff, window, give_up_at)
             if handed is not None:
                 return handed
         try:
@@ -354,25 +385,36 @@ class WorkerPool:
         zygote.close()
 
     def _wait_for_handoff(
-        self, fv: FunctionVersion, handoff: Handoff, window: float
+        self,
+        fv: FunctionVersion,
+        handoff: Handoff,
+        window: float,
+        give_up_at: float | None = None,
     ) -> Worker | None:
         """A worker of this version, or None (a free slot: start one). PoolBusy once no
         slot of the function has come free for `window` seconds (longer than any of its
         invocations may run: something is wedged); a long line that moves is waited out, as
-        on AWS the function would simply scale. Hand-overs happen under the lock, so once
-        this waiter is off the line under the lock, whatever was handed is in its queue."""
+        on AWS the function would simply scale. TaskDeadline once `give_up_at` passes.
+        Hand-overs happen under the lock, so once this waiter is off the line under the
+        lock, whatever was handed is in its queue."""
         while True:
+            wait = window
+            if give_up_at is not None:
+                wait = max(0.0, min(window, give_up_at - time.time()))
             try:
-                return handoff.get(timeout=window)
+                return handoff.get(timeout=wait)
             except queue.Empty:
                 pass
+            late = give_up_at is not None and time.time() >= give_up_at
             with self._lock:
-                if time.monotonic() - self._progress.get(fv.arn, 0.0) < window:
+                if not late and time.monotonic() - self._progress.get(fv.arn, 0.0) < window:
                     continue  # the line moved meanwhile: keep waiting
                 waiters = self._waiting.get(fv.arn, deque())
                 for i, (_, h) in enumerate(waiters):
                     if h is handoff:
                         del waiters[i]
+                        if late:
+                            raise TaskDeadline(fv.name)
                         raise PoolBusy(f"{fv.name}: no worker came free for {window:.0f} s")
             return handoff.get_nowait()
 
@@ -438,35 +480,56 @@ class WorkerPool:
         return True
 
     def invoke(
-        self, fv: FunctionVersion, zip_bytes: bytes, event: str, wait_for_quota: bool = False
+        self,
+        fv: FunctionVersion,
+        zip_bytes: bytes,
+        event: str,
+        wait_for_quota: bool = False,
+        give_up_at: float | None = None,
     ) -> Outcome:
         """Run one invocation. Lambda's concurrency quota (ordercli.local.quotas) counts
         only invocations running in a worker: a wait for one of this pool's workers is the
         emulator's own limit, which AWS would not have. Past the quota: Throttled, or with
-        `wait_for_quota` a wait for a free slot (as a queue's poller does)."""
+        `wait_for_quota` a wait for a free slot (as a queue's poller does). With
+        `give_up_at` (epoch seconds; a Task state's deadline), TaskDeadline once it passes,
+        whether waiting for a worker or for the answer."""
         from ordercli.local.quotas import LIMITS
 
         request_id = str(uuid.uuid4())
         for _ in range(3):
-            worker = self._acquire(fv, zip_bytes)
+            worker = self._acquire(fv, zip_bytes, give_up_at)
+            if give_up_at is not None and time.time() >= give_up_at:  # a cold start ran late
+                self._release(fv, worker)
+                raise TaskDeadline(fv.name)
             started = time.time()
             admitted = False
+            running_on = False
             try:
                 admitted = LIMITS.enter_lambda(wait=wait_for_quota)
                 if not admitted:
                     raise Throttled(fv.name)
-                outcome = worker.invoke(event, request_id)
+                outcome = worker.invoke(event, request_id, give_up_at)
             except WorkerGone:  # it died while idle: nothing was run, so use another
                 continue
             except Throttled:
                 raise
+            except _GaveUp as gave_up:  # the invocation runs on; its slot frees when it ends
+                running_on = True
+                threading.Thread(
+                    target=self._finish_late,
+                    args=(fv, worker, gave_up.deadline, admitted),
+                    name=f"finish-{fv.name}",
+                    daemon=True,
+                ).start()
+                raise TaskDeadline(fv.name) from None
             except BaseException:  # a garbled reply or an interrupt: never reuse it
                 worker.close(kill=True)
                 raise
             finally:  # on every outcome, or the slot is lost for good
-                if admitted:
-                    LIMITS.exit_lambda()
-                self._release(fv, worker)
+                if not running_on:
+                    if admitted:
+                        LIMITS.exit_lambda()
+                    self._release(fv, worker)
             break
         else:
             outcome, started = None, time.time()
@@ -487,6 +550,22 @@ class WorkerPool:
             f"END RequestId: {request_id}",
         ]
         return Outcome(payload, True, logs, worker.stream)
+
+    def _finish_late(
+        self, fv: FunctionVersion, worker: Worker, deadline: float, admitted: bool
+    ) -> None:
+        """An invocation its caller stopped waiting for: wait for its end (at most until
+        the function's timeout, when it is killed as any other), then free its slot."""
+        from ordercli.local.quotas import LIMITS
+
+        try:
+            worker.finish(deadline)
+        except BaseException:
+            worker.close(kill=True)
+        finally:
+            if admitted:
+                LIMITS.exit_lambda()
+            self._release(fv, worker)
 
     def shutdown(self) -> None:
         with self._lock:

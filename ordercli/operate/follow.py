@@ -3,6 +3,7 @@ what `submit --wait --local` asks instead of listing the run's executions every 
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.parse
 import urllib.request
@@ -10,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 CLOSED_PATH = "/_ordercli-closed"  # ordercli.local.closings.CLOSED_PATH (not imported: no moto)
+# What a feed that cannot answer raises: then the follower describes its orders instead.
+UNANSWERED = (OSError, ValueError, KeyError, TypeError, http.client.HTTPException)
 
 
 class ClosingsFeed:
@@ -36,9 +39,9 @@ class ClosingsFeed:
         """Whether the emulator offers the feed (an older one does not: poll instead)."""
         try:
             data = self._ask(0.0)
-        except (OSError, ValueError):
+            self._after, self._epoch = int(data["seq"]), str(data["epoch"])
+        except UNANSWERED:
             return False
-        self._after, self._epoch = int(data["seq"]), str(data["epoch"])
         return True
 
     def next(self, wait: float) -> dict[str, dict[str, Any]] | None:
@@ -48,20 +51,21 @@ class ClosingsFeed:
         behind): the caller then describes its orders instead."""
         try:
             data = self._ask(wait)
-        except (OSError, ValueError):
+            if data.get("reset") or data.get("epoch") != self._epoch:
+                return None
+            found: dict[str, dict[str, Any]] = {}
+            for c in data["closed"]:
+                if not str(c["executionArn"]).startswith(self._prefix):
+                    continue  # another state machine's
+                stopped = c.get("stopDate")
+                found[str(c["name"])] = {
+                    "status": str(c["status"]),
+                    "stopDate": None if stopped is None else datetime.fromtimestamp(stopped, UTC),
+                    "error": c.get("error"),
+                    "cause": c.get("cause"),
+                }
+            after = int(data["seq"])
+        except UNANSWERED:
             return None
-        if data.get("reset") or data.get("epoch") != self._epoch:
-            return None
-        self._after = int(data["seq"])
-        found: dict[str, dict[str, Any]] = {}
-        for c in data["closed"]:
-            if not str(c["executionArn"]).startswith(self._prefix):
-                continue  # another state machine's
-            stopped = c.get("stopDate")
-            found[c["name"]] = {
-                "status": c["status"],
-                "stopDate": None if stopped is None else datetime.fromtimestamp(stopped, UTC),
-                "error": c.get("error"),
-                "cause": c.get("cause"),
-            }
+        self._after = after
         return found

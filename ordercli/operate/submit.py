@@ -369,6 +369,12 @@ def wait_for(
                 _take_dead_letters(waiting, dead_letters(), clock_slack)
                 if on_progress:
                     on_progress(total - len(waiting), total)
+            if waiting and now >= deadline and closings is not None:
+                # the feed says only what closed: describe what is left, so an order still
+                # running reads RUNNING (not QUEUED), as when the run is listed
+                for order_id, e in described(sfn, names, list(waiting), pool).items():
+                    if order_id not in foreign and _record(waiting[order_id], e, True):
+                        waiting.pop(order_id)
             if not waiting or now >= deadline:
                 break
             if closings is not None:
