@@ -948,6 +948,7 @@ def check_durability_hook_points() -> None:
     if not isinstance(getattr(BackendDict, "_instances", None), list):
         problems.append("BackendDict._instances")
     _raise_if(problems)
+    check_start_hook_points()
 
 
 def _backend_dicts(live: bool = False) -> list[Any]:
@@ -1153,6 +1154,62 @@ def counts() -> dict[str, int]:
     return {"messages": messages, "executions": executions}
 
 
+def _batch_package_source() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("moto.batch")
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        return ""
+    with open(origin) as f:
+        return f.read()
+
+
+BATCH_INIT = "from .models import batch_backends"
+
+
+def check_start_hook_points() -> None:
+    """Raise if `defer_batch_package` no longer fits moto.batch's package."""
+    lines = [
+        line.split("#")[0].strip()
+        for line in _batch_package_source().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    _raise_if([] if lines == [BATCH_INIT] else ["moto/batch/__init__.py changed"])
+
+
+def defer_batch_package() -> None:
+    """Make `moto.batch` a package whose __init__ has not run, its one name loaded on first
+    use. Why: moto's Step Functions parser imports `moto.batch.utils` (an enum, for Batch
+    tasks); the package's __init__ imports moto.batch.models and with it all of EC2 (three
+    boto3 sessions loading the EC2 model for region lists, 91 instance-type files): 1.0-1.3 s
+    of CPU, most of the emulator's start, for a service the stack never calls. Call before
+    anything imports moto's Step Functions."""
+    import importlib.util
+    import sys
+
+    import moto
+
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    package = importlib.util.module_from_spec(spec)  # not executed: __init__ waits
+
+    def load_on_use(name: str) -> Any:
+        if name == "batch_backends":
+            from moto.batch.models import batch_backends
+
+            package.batch_backends = batch_backends  # type: ignore[attr-defined]
+            return batch_backends
+        raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+
+    package.__getattr__ = load_on_use  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = package
+    moto.batch = package  # type: ignore[attr-defined]
+
+
 # Journal hooks: each takes the journal via `_JOURNAL` (None while replaying or when off).
 _JOURNAL: list[Any] = [None]
 
@@ -1264,7 +1321,11 @@ def sync_request_writes() -> None:
 
 def _journal_dynamodb_puts() -> None:
     """Items written with PutItem (the payments recorded by orderId): a crash must not
-    forget a charge, or a restarted execution would charge again."""
+    forget a charge that outlives it, or a restarted execution would charge again. Written
+    without an fsync of its own, as execution ends are: the journal is read up to its first
+    missing record and every acknowledged send's fsync covers all written before it, so a
+    charge is lost only together with the end of its execution, which then reruns from its
+    input and charges once (an fsync here cost every payment a disk flush)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     put = DynamoDBBackend.put_item
@@ -1274,7 +1335,6 @@ def _journal_dynamodb_puts() -> None:
         j = _journal()
         if j is not None:
             j.append(("ddb-put", self.account_id, self.region_name, table_name, item_attrs))
-            _REQUEST.unsynced = j
         return item
 
     DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]

@@ -38,9 +38,12 @@ def clean_environment(port: int) -> None:
 
 def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
+    from ordercli.local import moto_hooks
+
+    moto_hooks.defer_batch_package()  # before moto's Step Functions is imported
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ordercli.local import moto_hooks, quotas
+    from ordercli.local import quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
