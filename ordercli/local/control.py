@@ -177,13 +177,14 @@ def reap_leftovers(state: EmulatorState) -> None:
 
 
 def _require_moto() -> None:
-    try:
-        import moto  # noqa: F401
-    except ImportError:
+    """Whether moto is installed, without importing it (0.35-0.9 s of the start)."""
+    from importlib.util import find_spec
+
+    if find_spec("moto") is None:
         raise OrderCliError(
             "The local target needs the emulator, which is not installed.",
             hint="pip install 'ordercli[local]'",
-        ) from None
+        )
 
 
 def start(port: int | None = None) -> tuple[EmulatorState, bool]:

@@ -1010,13 +1010,141 @@ def _reduce_execution(obj: Any) -> Any:
     state = dict(obj.__dict__)
     if state.get("exec_status") is not None and state["exec_status"].value == "RUNNING":
         state["exec_worker"] = None
+    if state.get("state_machine") is not None:
+        state["state_machine"] = _one_copy(state["state_machine"])
     return (object.__new__, (type(obj),), state)
+
+
+_COPIES: dict[Any, Any] = {}  # one dump's state machine copies, by what they hold
+
+
+def _one_copy(machine: Any) -> Any:
+    """moto gives each execution its own deep copy of its state machine as it was at the
+    start (a definition snapshot nobody changes): executions started from the same version
+    share one copy in the snapshot (10,000 orders: 60,000 fewer objects to load)."""
+    try:
+        key = tuple(
+            (k, json.dumps(v, sort_keys=True, default=repr) if isinstance(v, dict | list) else v)
+            for k, v in sorted(vars(machine).items())
+            if k not in ("executions", "backend")
+        )
+        return _COPIES.setdefault((type(machine), key), machine)
+    except TypeError:  # an attribute that cannot be a key: keep its own copy
+        return machine
+
+
+class _Columns:
+    """A long list of small moto objects of one class with the same attributes (a log
+    stream's events, CloudWatch's points), pickled as one list per attribute and rebuilt as
+    the list it was: unpickling 135,000 log events as objects took 0.56 s, as columns 0.04 s
+    plus 0.24 s to rebuild (10,000 orders leave about that many). An attribute holding lists
+    of such objects (a point's dimensions) is packed the same way, one level down."""
+
+    def __init__(self, cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> None:
+        self.cls, self.keys, self.columns = cls, keys, columns
+
+    def __reduce__(self) -> Any:
+        return (_unpack_objects, (self.cls, self.keys, self.columns))
+
+
+def _same_shape(items: list[Any]) -> tuple[type, tuple[str, ...]] | None:
+    if not items:
+        return None
+    cls = type(items[0])
+    keys = tuple(getattr(items[0], "__dict__", ()))
+    if not keys:
+        return None
+    for o in items:
+        if type(o) is not cls or tuple(o.__dict__) != keys:
+            return None
+    return cls, keys
+
+
+def _pack_objects(items: list[Any]) -> Any:
+    """`items` as _Columns, or unchanged when they are not all alike."""
+    items = list(items)  # one length for every column: metrics sampling appends meanwhile
+    shape = _same_shape(items)
+    if shape is None:
+        return items
+    cls, keys = shape
+    columns = []
+    for k in keys:
+        column = [o.__dict__[k] for o in items]
+        if column and all(type(v) is list for v in column):
+            inner = _pack_objects([x for v in column for x in v])
+            if isinstance(inner, _Columns):
+                column = _Nested(inner, [len(v) for v in column])  # type: ignore[assignment]
+        columns.append(column)
+    return _Columns(cls, keys, columns)
+
+
+class _Nested:
+    """A column of lists of small objects: all of them as one _Columns, and each list's
+    length."""
+
+    def __init__(self, flat: _Columns, lengths: list[int]) -> None:
+        self.flat, self.lengths = flat, lengths
+
+    def __reduce__(self) -> Any:
+        return (_unpack_nested, (self.flat, self.lengths))
+
+
+def _unpack_nested(flat: list[Any], lengths: list[int]) -> list[list[Any]]:
+    out = []
+    at = 0
+    for n in lengths:
+        out.append(flat[at : at + n])
+        at += n
+    return out
+
+
+def _unpack_objects(cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> list[Any]:
+    new = object.__new__
+    out = []
+    for values in zip(*columns, strict=True):
+        o = new(cls)
+        o.__dict__.update(zip(keys, values, strict=True))
+        out.append(o)
+    if cls.__name__ == "LogEvent" and out:  # moto numbers events from a class counter
+        floor = max(o.event_id for o in out) + 1
+        cls._event_id = max(getattr(cls, "_event_id", 0), floor)  # type: ignore[attr-defined]
+    return out
+
+
+def _reduce_checked_dict(obj: Any) -> Any:
+    """DynamoDB's LimitedSizeDict re-sums the item's size on every key set, which unpickling
+    does once per attribute (0.3-0.5 s of CPU for 9,000 payments): an item that was within
+    the limit when saved is restored with plain dict updates."""
+    return (_checked_dict, (type(obj), dict(obj), dict(getattr(obj, "__dict__", {}))))
+
+
+def _checked_dict(cls: type, items: dict[str, Any], attrs: dict[str, Any]) -> Any:
+    out = dict.__new__(cls)
+    dict.update(out, items)
+    out.__dict__.update(attrs)
+    return out
+
+
+def _packing_reducer(*attributes: str) -> Callable[[Any], Any]:
+    """A reducer that pickles an object as usual, its `attributes` (lists) as _Columns."""
+
+    def reduce(obj: Any) -> Any:
+        state = dict(obj.__dict__)
+        for name in attributes:
+            if type(state.get(name)) is list:
+                state[name] = _pack_objects(state[name])
+        return (object.__new__, (type(obj),), state)
+
+    return reduce
 
 
 def _state_dispatch_table() -> dict[type, Callable[[Any], Any]]:
     import collections
 
+    from moto.cloudwatch.models import CloudWatchBackend
     from moto.core.base_backend import BackendDict
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.logs.models import LogStream
     from moto.stepfunctions.parser.backend.execution import Execution
 
     lock_type = type(threading.Lock())
@@ -1030,6 +1158,9 @@ def _state_dispatch_table() -> dict[type, Callable[[Any], Any]]:
         collections.defaultdict: _reduce_defaultdict,
         BackendDict: _reduce_backend_dict,
         Execution: _reduce_execution,
+        LogStream: _packing_reducer("events"),
+        LimitedSizeDict: _reduce_checked_dict,
+        CloudWatchBackend: _packing_reducer("metric_data"),
     }
     return table
 
@@ -1039,10 +1170,16 @@ def dump_backends(out: Any) -> None:
     quiet: a dict changing size mid-pickle fails it)."""
     import copyreg
 
-    everything = {_backends_key(bd): dict(bd) for bd in _backend_dicts()}
+    # a service nobody touched has no account in its dict: leaving it out keeps a restore
+    # from importing its module (EC2's alone costs most of a second)
+    everything = {_backends_key(bd): dict(bd) for bd in _backend_dicts() if len(bd)}
     pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = {**copyreg.dispatch_table, **_state_dispatch_table()}
-    pickler.dump(everything)
+    _COPIES.clear()
+    try:
+        pickler.dump(everything)
+    finally:
+        _COPIES.clear()
 
 
 def load_backends(data: bytes) -> None:

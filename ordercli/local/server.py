@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args(argv)
+    began = time.monotonic()
     clean_environment(args.port)
 
     from ordercli.local import moto_hooks
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     from ordercli.local.store import Store, state_dir
 
     app, poller, pool = build_app(args.port, args.home)
+    built = time.monotonic()
     store = Store(state_dir(args.home, args.port))
     report = store.restore()  # before listening: no request sees a half-loaded state
     if report.reason:
@@ -134,7 +137,12 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"ordercli emulator listening on http://127.0.0.1:{args.port}", flush=True)
+    print(
+        f"ordercli emulator listening on http://127.0.0.1:{args.port} "
+        f"({time.monotonic() - began:.2f} s after its start: {built - began:.2f} s imports "
+        f"and hooks, {report.seconds:.2f} s restore)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:
