@@ -1100,9 +1100,9 @@ def _unpack_nested(flat: list[Any], lengths: list[int]) -> list[list[Any]]:
 
 def _unpack_objects(cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> list[Any]:
     new = object.__new__
-    out = []
+    out: list[Any] = []
     for values in zip(*columns, strict=True):
-        o = new(cls)
+        o: Any = new(cls)
         o.__dict__.update(zip(keys, values, strict=True))
         out.append(o)
     if cls.__name__ == "LogEvent" and out:  # moto numbers events from a class counter
@@ -1119,7 +1119,7 @@ def _reduce_checked_dict(obj: Any) -> Any:
 
 
 def _checked_dict(cls: type, items: dict[str, Any], attrs: dict[str, Any]) -> Any:
-    out = dict.__new__(cls)
+    out: Any = dict.__new__(cls)
     dict.update(out, items)
     out.__dict__.update(attrs)
     return out
@@ -1342,9 +1342,9 @@ def defer_batch_package() -> None:
             return batch_backends
         raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
 
-    package.__getattr__ = load_on_use  # type: ignore[method-assign]
+    vars(package)["__getattr__"] = load_on_use  # PEP 562: asked for names it lacks
     sys.modules["moto.batch"] = package
-    moto.batch = package  # type: ignore[attr-defined]
+    vars(moto)["batch"] = package
 
 
 # Journal hooks: each takes the journal via `_JOURNAL` (None while replaying or when off).

@@ -3,9 +3,10 @@ journal of what happened to orders since (see journal.py), under ORDERCLI_HOME/s
 
 A snapshot is a JSON header line (format and the moto, Python and ordercli versions that
 wrote it) and a pickle, written uncompressed: zlib cost a 10,000-order start 0.3 s of its
-restore and the stop 0.5 s, to save 30 MB of disk (`compression` in the header says which). One written by other versions may load and then fail
-later (moto 5.2.0's loads into 5.2.5, then GetFunction fails), so it is refused: set aside
-with the journals on top of it, and the emulator starts empty and says so.
+restore and the stop 0.5 s, to save 30 MB of disk (`compression` in the header says which).
+One written by other versions may load and then fail later (moto 5.2.0's loads into 5.2.5,
+then GetFunction fails), so it is refused: set aside with the journals on top of it, and the
+emulator starts empty and says so.
 
 This module is imported by the CLI too (status, reset): moto is imported only inside the
 functions the emulator process calls."""
