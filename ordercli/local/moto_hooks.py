@@ -910,8 +910,11 @@ def sqs_record(message: Any, queue: Any) -> dict[str, Any]:
 def check_durability_hook_points() -> None:
     """Raise if a moto internal the snapshot and the journal rely on has moved."""
     from moto.awslambda.models import LambdaFunction
+    from moto.cloudwatch.models import CloudWatchBackend
     from moto.core.base_backend import AccountSpecificBackend, BackendDict
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.logs.models import LogEvent, LogStream
     from moto.sqs.models import Message, Queue, SQSBackend
     from moto.stepfunctions.parser.backend.execution import (
         BaseExecutionWorkerCommunication,
@@ -921,6 +924,8 @@ def check_durability_hook_points() -> None:
 
     problems = _missing(
         (
+            (LogEvent, "_event_id"),
+            (LimitedSizeDict, "__setitem__"),
             (BackendDict, "_instances"),
             (Queue, "delete_message"),
             (Queue, "add_message"),
@@ -937,9 +942,15 @@ def check_durability_hook_points() -> None:
     needs = (
         (Queue.__init__, ("_messages_lock", "_messages", "_pending_messages")),
         (BackendDict.__init__, ("backend",)),
-        (Execution.__init__, ("exec_worker", "exec_status", "execution_input", "stop_date")),
+        (
+            Execution.__init__,
+            ("exec_worker", "exec_status", "execution_input", "stop_date", "state_machine"),
+        ),
         (AccountSpecificBackend.__init__, ("backend", "account_id")),
         (DynamoDBBackend.__init__, ("tables",)),
+        (LogStream.__init__, ("events",)),  # packed as columns in a snapshot
+        (LogEvent.__init__, ("ingestion_time", "timestamp", "message", "event_id")),
+        (CloudWatchBackend.__init__, ("metric_data",)),
     )
     for init, names in needs:
         problems += [
