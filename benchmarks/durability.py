@@ -160,9 +160,11 @@ def stop_in_flight(n: int) -> tuple[float, dict[str, Any], Account]:
         return seconds, report, account(env, accepted)
 
 
-def ready_seconds(env: dict[str, str]) -> float:
+def ready_seconds(env: dict[str, str]) -> tuple[float, float]:
     """Seconds from starting the emulator process to its port answering (what `local
-    start` waits for; the CLI's own start is apart), measured in this process."""
+    start` waits for; the CLI's own start is apart), measured in this process; and the CPU
+    seconds the emulator used to get there (what load on a shared machine does not
+    stretch)."""
     from ordercli.local import control
 
     keys = ("ORDERCLI_HOME", "ORDERCLI_LOCAL_PORT")
@@ -170,8 +172,8 @@ def ready_seconds(env: dict[str, str]) -> float:
     os.environ.update({k: env[k] for k in keys})
     try:
         t0 = time.perf_counter()
-        control.start()
-        return time.perf_counter() - t0
+        state, _ = control.start()
+        return time.perf_counter() - t0, cpu_seconds(state.pid)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -184,6 +186,7 @@ def ready_seconds(env: dict[str, str]) -> float:
 class Start:
     orders: int
     emulator_ready: float  # spawn to port answering
+    emulator_cpu: float  # CPU seconds the emulator used until then
     command: float  # `ordercli local start`, end to end
     restore: float  # the emulator's own restore, inside emulator_ready
     state_mb: float
@@ -198,13 +201,13 @@ def start_with_finished(n: int) -> Start:
                 send(env, min(2000, n - chunk))
                 wait_quiet(env)
             run_ordercli(env, "local", "stop", "--json")
-        ready = ready_seconds(env)
+        ready, cpu = ready_seconds(env)
         run_ordercli(env, "local", "stop", "--json")
         t0 = time.perf_counter()
         out = json.loads(run_ordercli(env, "local", "start", "--json"))
         command = time.perf_counter() - t0
         restore = float((out.get("last_start") or {}).get("seconds") or 0.0)
-        return Start(n, ready, command, restore, out["state_bytes"] / 1e6)
+        return Start(n, ready, cpu, command, restore, out["state_bytes"] / 1e6)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -303,6 +306,7 @@ def start_figures(finished: int) -> None:
         what = f"{n} finished orders" if n else "no saved state"
         bar = "2" if n else "1"
         row(f"local start, {what}: emulator ready, s (bar {bar})", f"{st.emulator_ready:.2f}")
+        row("  CPU the emulator used until ready, s", f"{st.emulator_cpu:.2f}")
         row("  `ordercli local start` command, s", f"{st.command:.2f}")
         if n:
             row("  restore inside the emulator, s", f"{st.restore:.2f}")

@@ -1109,6 +1109,59 @@ def _unpack_nested(flat: list[Any], lengths: list[int]) -> list[list[Any]]:
     return out
 
 
+class _Packed:
+    """A restored log stream's events, still as columns: rebuilt on first use (see
+    _LazyEvents), so a start does not build 135,000 objects that `tail` may never read."""
+
+    def __init__(self, cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> None:
+        self.cls, self.keys, self.columns = cls, keys, columns
+        _number_after(cls, keys, columns)
+
+    def __reduce__(self) -> Any:
+        return (_Packed, (self.cls, self.keys, self.columns))
+
+    def unpack(self) -> list[Any]:
+        return _unpack_objects(self.cls, self.keys, self.columns)
+
+
+class _LazyColumns(_Columns):
+    def __reduce__(self) -> Any:
+        return (_Packed, (self.cls, self.keys, self.columns))
+
+
+class _LazyEvents:
+    """Installed as LogStream.events (a data descriptor: it comes before the instance's
+    own attribute): hands out the stream's list, rebuilding a restored one on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            value = obj.__dict__["events"]
+        except KeyError:
+            raise AttributeError("events") from None
+        if type(value) is _Packed:
+            with self._lock:  # two first readers: one rebuild, one list
+                value = obj.__dict__["events"]
+                if type(value) is _Packed:
+                    value = obj.__dict__["events"] = value.unpack()
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["events"] = value
+
+
+def lazy_log_events() -> None:
+    """Let restored log streams keep their events packed until first read."""
+    from moto.logs.models import LogStream
+
+    if not isinstance(LogStream.__dict__.get("events"), _LazyEvents):
+        LogStream.events = _LazyEvents()  # type: ignore[assignment]
+
+
 def _unpack_objects(cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> list[Any]:
     new = object.__new__
     out: list[Any] = []
@@ -1116,10 +1169,15 @@ def _unpack_objects(cls: type, keys: tuple[str, ...], columns: list[list[Any]]) 
         o: Any = new(cls)
         o.__dict__.update(zip(keys, values, strict=True))
         out.append(o)
-    if cls.__name__ == "LogEvent" and out:  # moto numbers events from a class counter
-        floor = max(o.event_id for o in out) + 1
-        cls._event_id = max(getattr(cls, "_event_id", 0), floor)  # type: ignore[attr-defined]
+    _number_after(cls, keys, columns)
     return out
+
+
+def _number_after(cls: type, keys: tuple[str, ...], columns: list[list[Any]]) -> None:
+    """moto numbers log events from a class counter: new ones follow the restored ones."""
+    if cls.__name__ == "LogEvent" and "event_id" in keys and columns[keys.index("event_id")]:
+        floor = max(columns[keys.index("event_id")]) + 1
+        cls._event_id = max(getattr(cls, "_event_id", 0), floor)  # type: ignore[attr-defined]
 
 
 def _reduce_checked_dict(obj: Any) -> Any:
@@ -1136,14 +1194,18 @@ def _checked_dict(cls: type, items: dict[str, Any], attrs: dict[str, Any]) -> An
     return out
 
 
-def _packing_reducer(*attributes: str) -> Callable[[Any], Any]:
-    """A reducer that pickles an object as usual, its `attributes` (lists) as _Columns."""
+def _packing_reducer(*attributes: str, lazy: bool = False) -> Callable[[Any], Any]:
+    """A reducer that pickles an object as usual, its `attributes` (lists) as _Columns
+    (`lazy`: restored as _Packed, for an attribute behind a _LazyEvents)."""
 
     def reduce(obj: Any) -> Any:
         state = dict(obj.__dict__)
         for name in attributes:
             if type(state.get(name)) is list:
-                state[name] = _pack_objects(state[name])
+                packed = _pack_objects(state[name])
+                if lazy and type(packed) is _Columns:
+                    packed = _LazyColumns(packed.cls, packed.keys, packed.columns)
+                state[name] = packed
         return (object.__new__, (type(obj),), state)
 
     return reduce
@@ -1169,7 +1231,7 @@ def _state_dispatch_table() -> dict[type, Callable[[Any], Any]]:
         collections.defaultdict: _reduce_defaultdict,
         BackendDict: _reduce_backend_dict,
         Execution: _reduce_execution,
-        LogStream: _packing_reducer("events"),
+        LogStream: _packing_reducer("events", lazy=True),
         LimitedSizeDict: _reduce_checked_dict,
         CloudWatchBackend: _packing_reducer("metric_data"),
     }
@@ -1197,6 +1259,7 @@ def load_backends(data: bytes) -> None:
     """Put a snapshot's backends into moto's existing BackendDicts, then repair what pickling
     dropped. Raises (and changes nothing) if the snapshot cannot be unpickled."""
 
+    lazy_log_events()
     everything = pickle.loads(data)
     targets = {key: _existing_backends(*key) for key in everything}
     for key, accounts in everything.items():
