@@ -314,6 +314,11 @@ class Bench:
         scenario = "kill -9 emulator"
         t0 = time.monotonic()
         print(f"{scenario}: {count} orders ...", file=sys.stderr, flush=True)
+        # The notifications queue and its subscription were made outside `up`: a checkpoint
+        # keeps them (a crash keeps the stack as of the last checkpoint).
+        from ordercli.local.control import control_request
+
+        control_request(self.port, "checkpoint", 10)
         out = self.ordercli("submit", "--local", "--stack", STACK, "--count", str(count), "--json")
         ids = {o["orderId"] for o in json.loads(out)["orders"] if o.get("accepted")}
         finished = 0
