@@ -280,3 +280,17 @@ def test_the_gate_holds_new_requests_while_closed_and_turns_them_away_once_gone(
     gate.gone()
     waiting.join(5)
     assert outcome == [False]
+
+
+def test_local_start_without_the_emulator_installed_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from ordercli.errors import OrderCliError
+    from ordercli.local import control
+
+    monkeypatch.setitem(sys.modules, "moto", None)  # as if not installed
+    with pytest.raises(OrderCliError) as err:
+        control._require_moto()
+    assert "not installed" in str(err.value) and "ordercli[local]" in str(err.value.hint)

@@ -180,7 +180,11 @@ def _require_moto() -> None:
     """Whether moto is installed, without importing it (0.35-0.9 s of the start)."""
     from importlib.util import find_spec
 
-    if find_spec("moto") is None:
+    try:
+        found = find_spec("moto") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         raise OrderCliError(
             "The local target needs the emulator, which is not installed.",
             hint="pip install 'ordercli[local]'",
