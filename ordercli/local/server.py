@@ -42,9 +42,9 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     from ordercli.local import moto_hooks
 
     moto_hooks.defer_batch_package()  # before moto's Step Functions is imported
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from ordercli.local import quotas
+    from ordercli.local import closings, fast_lane, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -56,6 +56,8 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
     moto_hooks.speed_up_dispatch()
+    moto_hooks.check_fast_lane_hook_points()
+    moto_hooks.fast_backend_lookups()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
     moto_hooks.warm_functions_ahead(pool)
@@ -68,8 +70,9 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # interpreter's import costs about a second of the start).
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
+    moto_hooks.report_closed_executions(closings.record)
     quotas.from_environment(os.environ)
-    app = quotas.with_control(DomainDispatcherApplication(create_backend_app))
+    app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app)))
     return app, poller, pool
 
 
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     began = time.monotonic()
     clean_environment(args.port)
 
-    from ordercli.local import moto_hooks
+    from ordercli.local import closings, moto_hooks
     from ordercli.local.http_server import WSGIServer
     from ordercli.local.lifecycle import Front
     from ordercli.local.store import Store, state_dir
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     store.open_journal()
     front = Front(app, poller, store)
-    server = WSGIServer("127.0.0.1", args.port, front)
+    server = WSGIServer("127.0.0.1", args.port, closings.wrap(front))
     front.on_stop = lambda: threading.Thread(target=server.shutdown, daemon=True).start()
     poller.start()
     moto_hooks.restart_executions()  # their Lambdas call back: only once listening
