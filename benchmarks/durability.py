@@ -4,20 +4,22 @@ the durability issue: `local stop` with 1,000 orders in flight (seconds to drain
 throughput of 500 warm orders with and without the journal (at most 10% slower); enqueue
 throughput into a 20,000-message queue (within 20% of an empty one); and the crash: kill -9
 of the emulator during a 1,000-order run, restart, account for every order (lost = 0,
-duplicate executions = 0). `crash_scenario` is what benchmarks/faults.py calls.
+duplicate executions = 0), which is faults.py's scenario (`crash_scenario` runs it alone).
 
-usage: python benchmarks/durability.py [--quick]   (--quick: 2,000 finished orders, not 10,000,
-and 300-order runs)"""
+Timings on a shared machine drift: the journal's cost is measured on/off/off/on back to
+back, and also as the emulator's CPU per order, which load changes much less.
+
+usage: python benchmarks/durability.py [--quick] [--only stop|start|journal|enqueue|crash]
+(--quick: 2,000 finished orders, not 10,000, and 300-order runs)"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import signal
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from _common import (
@@ -44,8 +46,6 @@ class Account:
     dead_lettered: int
     lost: int
     duplicate_executions: int
-    restarted: int
-    restart_seconds: float
 
 
 def endpoint(env: dict[str, str]) -> str:
@@ -115,9 +115,7 @@ def dead_letter_ids(env: dict[str, str]) -> list[str]:
                 ids.append("?")
 
 
-def account(
-    env: dict[str, str], accepted: list[str], restarted: int = 0, seconds: float = 0.0
-) -> Account:
+def account(env: dict[str, str], accepted: list[str]) -> Account:
     found = wait_quiet(env)
     by_order = Counter(e["name"] for e in found if e["name"] in set(accepted))
     dead = Counter(i for i in dead_letter_ids(env) if i in set(accepted))
@@ -132,41 +130,21 @@ def account(
         duplicate_executions=sum(
             by_order[i] + dead[i] - 1 for i in ended if by_order[i] + dead[i] > 1
         ),
-        restarted=restarted,
-        restart_seconds=seconds,
     )
 
 
-def crash_scenario(orders: int = 1000, kill_at: float = 0.2) -> Account:
-    """kill -9 of the emulator once a `kill_at` share of `orders` acknowledged orders have
-    finished (others running, most queued), start it again, and account for every order.
-    A fresh emulator of its own; stopped afterwards."""
-    with local_emulator() as env:
-        up_local(env, "--no-web")
-        accepted = send(env, orders)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            done = [e for e in executions(env) if e["status"] != "RUNNING"]
-            if len(done) >= orders * kill_at:
-                break
-            time.sleep(0.05)
-        pid = emulator_pid(env)
-        os.killpg(pid, signal.SIGKILL)  # the emulator and its Lambda workers, as a crash
-        while os.path.exists(f"/proc/{pid}") and _state(pid) not in ("Z", "X"):
-            time.sleep(0.01)
-        t0 = time.perf_counter()
-        out = run_ordercli(env, "local", "start", "--json")
-        seconds = time.perf_counter() - t0
-        restarted = int((json.loads(out).get("last_start") or {}).get("restarted", 0))
-        return account(env, accepted, restarted, seconds)
+def crash_scenario(orders: int = 1000, port: int = 0) -> Any:
+    """kill -9 of the emulator during an `orders`-order run, restart, account for every
+    order: faults.py's scenario (its Row: lost, duplicate executions and payments)."""
+    from _common import free_port
+    from faults import Bench
 
-
-def _state(pid: int) -> str:
+    bench = Bench(port or free_port())
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "X"
+        bench.up()
+        return bench.crash(orders)
+    finally:
+        bench.stop()
 
 
 def stop_in_flight(n: int) -> tuple[float, dict[str, Any], Account]:
@@ -182,30 +160,85 @@ def stop_in_flight(n: int) -> tuple[float, dict[str, Any], Account]:
         return seconds, report, account(env, accepted)
 
 
-def start_with_finished(n: int) -> tuple[float, dict[str, Any]]:
-    """Seconds `local start` takes to be ready with the state of n finished orders."""
+def ready_seconds(env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from starting the emulator process to its port answering (what `local
+    start` waits for; the CLI's own start is apart), measured in this process; and the CPU
+    seconds the emulator used to get there (what load on a shared machine does not
+    stretch)."""
+    from ordercli.local import control
+
+    keys = ("ORDERCLI_HOME", "ORDERCLI_LOCAL_PORT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: env[k] for k in keys})
+    try:
+        t0 = time.perf_counter()
+        state, _ = control.start()
+        return time.perf_counter() - t0, cpu_seconds(state.pid)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass(frozen=True)
+class Start:
+    orders: int
+    emulator_ready: float  # spawn to port answering
+    emulator_cpu: float  # CPU seconds the emulator used until then
+    command: float  # `ordercli local start`, end to end
+    restore: float  # the emulator's own restore, inside emulator_ready
+    state_mb: float
+
+
+def start_with_finished(n: int) -> Start:
+    """`local start` to ready with the state of n finished orders (n = 0: empty)."""
     with local_emulator() as env:
-        up_local(env, "--no-web")
-        for chunk in range(0, n, 2000):
-            send(env, min(2000, n - chunk))
-            wait_quiet(env)
+        if n:
+            up_local(env, "--no-web")
+            for chunk in range(0, n, 2000):
+                send(env, min(2000, n - chunk))
+                wait_quiet(env)
+            run_ordercli(env, "local", "stop", "--json")
+        ready, cpu = ready_seconds(env)
         run_ordercli(env, "local", "stop", "--json")
         t0 = time.perf_counter()
         out = json.loads(run_ordercli(env, "local", "start", "--json"))
-        return time.perf_counter() - t0, out
+        command = time.perf_counter() - t0
+        restore = float((out.get("last_start") or {}).get("seconds") or 0.0)
+        return Start(n, ready, cpu, command, restore, out["state_bytes"] / 1e6)
 
 
-def throughput(n: int, journal: str) -> float:
-    """Orders per second, end to end, for n warm orders (after a warm-up of 50)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (its own, not its children's)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    journal: str
+    orders_per_second: float
+    emulator_cpu_ms_per_order: float  # the emulator process's CPU, Lambda workers apart
+
+
+def throughput(n: int, journal: str) -> Throughput:
+    """End to end for n warm orders (after a warm-up of 50): orders per second, and the
+    emulator's CPU per order (steadier than the rate on a shared machine)."""
     with local_emulator() as env:
         env["ORDERCLI_LOCAL_JOURNAL"] = journal  # read by the emulator at its start
         up_local(env, "--no-web")
         run_ordercli(env, "submit", "--local", "--stack", "bench", "--count", "50", "--wait")
+        pid = emulator_pid(env)
+        cpu0 = cpu_seconds(pid)
         t0 = time.perf_counter()
         report = submit_and_wait(env, n)
         seconds = time.perf_counter() - t0
+        cpu = cpu_seconds(pid) - cpu0
         assert report["summary"]["pending"] == 0
-        return n / seconds
+        return Throughput(journal, n / seconds, cpu / n * 1000)
 
 
 def enqueue_rate(depth: int, n: int = 2000) -> float:
@@ -233,11 +266,31 @@ def enqueue_rate(depth: int, n: int = 2000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", choices=("stop", "start", "journal", "enqueue", "crash"), action="append"
+    )
     args = parser.parse_args()
+
+    def wanted(name: str) -> bool:
+        return not args.only or name in args.only
+
     finished = 2000 if args.quick else 10_000
     run = 300 if args.quick else 1000
     print("durability figures (taken now: under whatever load the machine has)")
 
+    if wanted("stop"):
+        stop_figures(run)
+    if wanted("start"):
+        start_figures(finished)
+    if wanted("journal"):
+        journal_figures(500)
+    if wanted("enqueue"):
+        enqueue_figures()
+    if wanted("crash"):
+        crash_figures(run)
+
+
+def stop_figures(run: int) -> None:
     seconds, report, acct = stop_in_flight(run)
     row(f"local stop, {run} orders in flight: seconds", f"{seconds:.2f}")
     row("  drain / save seconds (emulator's report)", _drain(report))
@@ -246,26 +299,53 @@ def main() -> None:
         f"{acct.lost} / {acct.duplicate_executions}",
     )
 
-    seconds, out = start_with_finished(finished)
-    row(f"local start with {finished} finished orders: seconds (bar 2)", f"{seconds:.2f}")
-    row("  restore inside the emulator: seconds", f"{out['last_start']['seconds']:.2f}")
-    row("  state on disk: MB", f"{out['state_bytes'] / 1e6:.2f}")
 
-    orders = 500
-    with_j = throughput(orders, "on")
-    without = throughput(orders, "off")
-    row(f"{orders} warm orders, journal on: orders/s", f"{with_j:.0f}")
-    row(f"{orders} warm orders, journal off: orders/s", f"{without:.0f}")
-    row("  journal's cost (bar <= 10%)", f"{(1 - with_j / without) * 100:.1f}%")
+def start_figures(finished: int) -> None:
+    for n in (0, finished):
+        st = start_with_finished(n)
+        what = f"{n} finished orders" if n else "no saved state"
+        bar = "2" if n else "1"
+        row(f"local start, {what}: emulator ready, s (bar {bar})", f"{st.emulator_ready:.2f}")
+        row("  CPU the emulator used until ready, s", f"{st.emulator_cpu:.2f}")
+        row("  `ordercli local start` command, s", f"{st.command:.2f}")
+        if n:
+            row("  restore inside the emulator, s", f"{st.restore:.2f}")
+            row("  state on disk, MB", f"{st.state_mb:.2f}")
 
+
+def journal_figures(orders: int) -> None:
+    runs = [throughput(orders, mode) for mode in ("on", "off", "off", "on")]  # ABBA: drift cancels
+    for t in runs:
+        row(
+            f"{orders} warm orders, journal {t.journal}: orders/s, emulator CPU ms/order",
+            f"{t.orders_per_second:.0f}, {t.emulator_cpu_ms_per_order:.1f}",
+        )
+    on = [t for t in runs if t.journal == "on"]
+    off = [t for t in runs if t.journal == "off"]
+    rate_on = sum(t.orders_per_second for t in on) / len(on)
+    rate_off = sum(t.orders_per_second for t in off) / len(off)
+    cpu_on = sum(t.emulator_cpu_ms_per_order for t in on) / len(on)
+    cpu_off = sum(t.emulator_cpu_ms_per_order for t in off) / len(off)
+    row("  journal's cost in throughput (bar <= 10%)", f"{(1 - rate_on / rate_off) * 100:.1f}%")
+    row("  journal's cost in emulator CPU per order", f"{(cpu_on / cpu_off - 1) * 100:+.1f}%")
+
+
+def enqueue_figures() -> None:
     empty = enqueue_rate(0)
     deep = enqueue_rate(20_000)
     row("enqueue into an empty queue: messages/s", f"{empty:.0f}")
     row("enqueue into a 20,000-message queue: messages/s", f"{deep:.0f}")
     row("  deep vs empty (bar within 20%)", f"{(deep / empty - 1) * 100:+.1f}%")
 
+
+def crash_figures(run: int) -> None:
     crash = crash_scenario(run)
-    row(f"kill -9 during a {run}-order run, restart", json.dumps(asdict(crash)))
+    row(
+        f"kill -9 during a {run}-order run, restart: lost / duplicate executions (bar 0 / 0)",
+        f"{crash.lost} / {crash.dup_executions}",
+    )
+    row("  duplicate payments, accepted, note", f"{crash.dup_payments}, {crash.accepted}")
+    print(f"  {crash.note}")
 
 
 def _drain(report: dict[str, Any]) -> str:

@@ -8,15 +8,16 @@ subscribed to it). One table at the end.
 Scenarios: a baseline; `kill -9` of every worker of each function, three times, during a run;
 the consumer failing transiently for 5% of messages (the local fault knob
 ORDERCLI_FAULT_CONSUMER_RATE in the consumer's environment); poison and conflicting messages
-mixed into the queue; an SNS outage (the topic deleted, then made again) during a run; and
+mixed into the queue; an SNS outage (the topic deleted, then made again) during a run;
 one large `submit --count N --wait --json`, whose summary is checked against the executions
-the emulator holds.
+the emulator holds; and `kill -9` of the emulator itself during a run, then `local start`
+(issue 12: every acknowledged order is still there, queued, restarted or finished).
 
 Bars: lost, duplicate executions, duplicate payments and paid orders reported failed are 0
 in every row; "notif. missing" counts customers not told, and "unreported" those of them
 whose outcome claims they were (must be 0: a missing notification is always said).
 
-usage: python benchmarks/faults.py [--quick] [--port 4611]"""
+usage: python benchmarks/faults.py [--quick] [--port 4611] [--only crash]"""
 
 from __future__ import annotations
 
@@ -301,6 +302,52 @@ class Bench:
 
         return during, ids
 
+    def emulator_pid(self) -> int:
+        state = Path(self.env["ORDERCLI_HOME"]) / f"emulator-{self.port}.json"
+        return int(json.loads(state.read_text())["pid"])
+
+    def crash(self, count: int, kill_at: float = 0.2) -> Row:
+        """`kill -9` of the emulator and its workers (its process group, as a crash takes
+        them) once a `kill_at` share of `count` acknowledged orders has finished, the rest
+        running or queued; then `local start`, and every acknowledged order is accounted
+        for once the restored emulator has finished them."""
+        scenario = "kill -9 emulator"
+        t0 = time.monotonic()
+        print(f"{scenario}: {count} orders ...", file=sys.stderr, flush=True)
+        # The notifications queue and its subscription were made outside `up`: a checkpoint
+        # keeps them (a crash keeps the stack as of the last checkpoint).
+        from ordercli.local.control import control_request
+
+        control_request(self.port, "checkpoint", 10)
+        out = self.ordercli("submit", "--local", "--stack", STACK, "--count", str(count), "--json")
+        ids = {o["orderId"] for o in json.loads(out)["orders"] if o.get("accepted")}
+        finished = 0
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            finished = sum(
+                1 for e in self.executions() if e["name"] in ids and e["status"] != "RUNNING"
+            )
+            if finished >= len(ids) * kill_at:
+                break
+            time.sleep(0.05)
+        pid = self.emulator_pid()
+        os.killpg(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists() and _proc_state(pid) not in ("Z", "X"):
+            time.sleep(0.01)
+        t1 = time.monotonic()
+        started = json.loads(self.ordercli("local", "start", "--json"))
+        start_seconds = time.monotonic() - t1
+        last = started.get("last_start") or {}
+        self.settle(ids, timeout=600)
+        row = self.account(scenario, ids)
+        row.seconds = time.monotonic() - t0
+        row.note = (
+            f"killed with {finished} finished; local start took {start_seconds:.1f} s, "
+            f"restored {last.get('messages')} queued messages and {last.get('executions')} "
+            f"executions, restarted {last.get('restarted')} from their input"
+        )
+        return row
+
     # -- one scenario ---------------------------------------------------------------------
     def run(
         self,
@@ -404,6 +451,13 @@ class Bench:
         return row
 
 
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
 def fmt(c: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "-"
 
@@ -453,23 +507,42 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller counts")
     parser.add_argument("--port", type=int, default=int(os.environ.get("FAULTS_PORT", "4611")))
+    parser.add_argument(
+        "--only",
+        choices=("baseline", "workers", "consumer", "poison", "sns", "big", "crash"),
+        action="append",
+        help="run only these scenarios (repeatable)",
+    )
     args = parser.parse_args()
     n, big, gap, outage = (100, 500, 1.5, 12.0) if args.quick else (1000, 5000, 4.0, 30.0)
     bench = Bench(args.port)
     rows: list[Row] = []
-    try:
-        bench.up()
-        rows.append(bench.run("baseline", n))
-        rows.append(bench.run("kill -9 workers x3", n, bench.kill_workers(3, gap)))
+
+    def consumer_fails() -> Row:
         bench.set_env("StartOrderWorkflow", {FAULT_ENV: "0.05"})
         try:
-            rows.append(bench.run("consumer fails 5%", n))
+            return bench.run("consumer fails 5%", n)
         finally:
             bench.set_env("StartOrderWorkflow", {FAULT_ENV: None})
+
+    def poison() -> Row:
         during, mixed = bench.poison(max(5, n // 20))
-        rows.append(bench.run("poison + conflicts", n, during, extra_ids=mixed))
-        rows.append(bench.run("SNS outage", n, bench.sns_outage(1.0, outage)))
-        rows.append(bench.run(f"{big} orders", big, check_summary=True))
+        return bench.run("poison + conflicts", n, during, extra_ids=mixed)
+
+    scenarios: dict[str, Callable[[], Row]] = {
+        "baseline": lambda: bench.run("baseline", n),
+        "workers": lambda: bench.run("kill -9 workers x3", n, bench.kill_workers(3, gap)),
+        "consumer": consumer_fails,
+        "poison": poison,
+        "sns": lambda: bench.run("SNS outage", n, bench.sns_outage(1.0, outage)),
+        "big": lambda: bench.run(f"{big} orders", big, check_summary=True),
+        "crash": lambda: bench.crash(n),
+    }
+    try:
+        bench.up()
+        for name, scenario in scenarios.items():
+            if not args.only or name in args.only:
+                rows.append(scenario())
     finally:
         if rows:
             print(f"\nfaults.py{' --quick' if args.quick else ''} (local target, port {args.port})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,82 @@ def test_every_backend_round_trips_into_motos_own_objects(sqs: Any) -> None:
     assert lam.list_functions()["Functions"] == []
 
 
+def test_log_events_metrics_and_items_come_back_as_they_were(sqs: Any) -> None:
+    """What the snapshot packs to load faster (log events and CloudWatch points as columns,
+    DynamoDB items without their per-key size check) comes back as moto's own objects."""
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    now = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
+    events = [{"timestamp": now + i, "message": f"line {i}"} for i in range(3)]
+    logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=events)
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    dims = [{"Name": "FunctionName", "Value": "f"}, {"Name": "Resource", "Value": "r"}]
+    cw.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {"MetricName": "Errors", "Dimensions": dims, "Value": float(v)} for v in (1, 2)
+        ],
+    )
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName="t", Item={"k": {"S": "a"}, "n": {"N": "1.5"}})
+    from moto.logs.models import logs_backends
+
+    for _ in range(2):  # the second time, the stream's events are still packed when saved
+        out = io.BytesIO()
+        moto_hooks.dump_backends(out)
+        moto_hooks.clear_backends()
+        moto_hooks.load_backends(out.getvalue())
+        stream = logs_backends["123456789012"]["us-east-1"].groups["g"].streams["s"]
+        assert type(vars(stream)["events"]).__name__ == "_Packed"  # rebuilt when read
+
+    got = logs.get_log_events(logGroupName="g", logStreamName="s", startFromHead=True)["events"]
+    assert [(e["timestamp"], e["message"]) for e in got] == [
+        (e["timestamp"], e["message"]) for e in events
+    ]
+    logs.put_log_events(
+        logGroupName="g", logStreamName="s", logEvents=[{"timestamp": now + 9, "message": "new"}]
+    )  # fmt: skip
+    stream = logs_backends["123456789012"]["us-east-1"].groups["g"].streams["s"]
+    ids = [e.event_id for e in stream.events]
+    assert len(set(ids)) == 4  # a new event is not numbered as a restored one
+    listed = cw.list_metrics(Namespace="AWS/Lambda")["Metrics"]
+    assert {tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])) for m in listed} == {
+        (("FunctionName", "f"), ("Resource", "r"))
+    }
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    points = cloudwatch_backends["123456789012"]["us-east-1"].metric_data
+    assert sorted(p.value for p in points) == [1.0, 2.0]
+    assert ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["n"] == {"N": "1.5"}
+    from moto.dynamodb.models import dynamodb_backends
+
+    item = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].items[next(iter(
+        dynamodb_backends["123456789012"]["us-east-1"].tables["t"].items))]  # fmt: skip
+    assert type(item.attrs) is LimitedSizeDict
+    with pytest.raises(Exception, match="Item size has exceeded"):
+        item.attrs["big"] = "x" * 500_000  # still checked from here on
+
+
+def test_objects_that_differ_in_shape_are_pickled_as_they_are() -> None:
+    class Point:
+        def __init__(self, **kw: Any) -> None:
+            self.__dict__.update(kw)
+
+    mixed = [Point(a=1), Point(a=2, b=3)]
+    assert moto_hooks._pack_objects(mixed) == mixed
+    packed = moto_hooks._pack_objects([Point(a=1, d=[Point(n=1)]), Point(a=2, d=[])])
+    assert isinstance(packed, moto_hooks._Columns)
+
+
 def test_replay_adds_a_message_once_and_honours_its_deletion(sqs: Any) -> None:
     from moto.sqs.models import Message, sqs_backends
 
@@ -203,3 +280,17 @@ def test_the_gate_holds_new_requests_while_closed_and_turns_them_away_once_gone(
     gate.gone()
     waiting.join(5)
     assert outcome == [False]
+
+
+def test_local_start_without_the_emulator_installed_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from ordercli.errors import OrderCliError
+    from ordercli.local import control
+
+    monkeypatch.setitem(sys.modules, "moto", None)  # as if not installed
+    with pytest.raises(OrderCliError) as err:
+        control._require_moto()
+    assert "not installed" in str(err.value) and "ordercli[local]" in str(err.value.hint)

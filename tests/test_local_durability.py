@@ -171,6 +171,43 @@ def test_the_stack_survives_a_restart_and_up_is_then_a_no_op(emu: dict[str, str]
     assert send(3, wait=True)
 
 
+def test_dead_letters_receive_counts_logs_topics_dashboards_and_alarms_survive_a_restart(
+    emu: dict[str, str],
+) -> None:
+    up()
+    send(3, wait=True)  # the Lambdas have written their log lines
+    sqs = client(emu, "sqs")
+    dlq = sqs.get_queue_url(QueueName=f"{STACK}-orders-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"orderId": "dead-1"}')
+    for _ in range(2):  # received twice, back at once: receive count 2
+        got = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"], WaitTimeSeconds=1)
+        handle = got["Messages"][0]["ReceiptHandle"]
+        sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=handle, VisibilityTimeout=0)
+    logs, cw, sns = client(emu, "logs"), client(emu, "cloudwatch"), client(emu, "sns")
+    group = f"/aws/lambda/{STACK}-ProcessPayment"
+
+    def lines() -> list[str]:
+        return [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+
+    def kept() -> tuple[Any, ...]:
+        return (
+            [t["TopicArn"] for t in sns.list_topics()["Topics"]],
+            [d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]],
+            [(a["AlarmName"], a["Threshold"]) for a in cw.describe_alarms()["MetricAlarms"]],
+        )
+
+    before_lines, before = lines(), kept()
+    assert before_lines and all(before)
+    stop()
+    start()
+
+    assert lines() == before_lines and kept() == before
+    got = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"], WaitTimeSeconds=1)
+    (message,) = got["Messages"]
+    assert json.loads(message["Body"]) == {"orderId": "dead-1"}
+    assert message["Attributes"]["ApproximateReceiveCount"] == "3"  # two before, this one
+
+
 def test_every_acknowledged_order_survives_kill_9(emu: dict[str, str]) -> None:
     up()
     accepted = send(150)

@@ -10,7 +10,8 @@ policy (measured on this machine's ext4: os.write 4 us, fsync 3.8 ms):
   the deletions waiting. An fsync per deletion, in the deleting thread, cost a third of the
   pipeline's throughput (500 orders: 48 vs 64 orders/s without the journal, under load); a
   deletion lost in a crash only redelivers a message whose execution already exists, which
-  the consumer recognises as the same order;
+  the consumer recognises as the same order; the flusher gathers deletions for 20 ms, so
+  they cost the disk at most 50 fsyncs a second whatever the rate;
 - execution starts and ends are written without an fsync of their own (a later fsync covers
   them; after a power loss, a lost end reruns the execution from its input)."""
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
+FLUSH_GATHER = 0.02  # seconds the flusher gathers deletions before its fsync
 
 
 def frame(record: tuple[Any, ...]) -> bytes:
@@ -69,6 +71,7 @@ class Journal:
         self._barred: list[tuple[int, tuple[Any, ...]]] = []  # (written before it, record)
         self._barred_lock = threading.Lock()
         self._wake = threading.Event()
+        self._closing = threading.Event()  # set at close: stop gathering
         self._closed = False
         self._stopping = False
         self._flusher: threading.Thread | None = None
@@ -129,11 +132,15 @@ class Journal:
     def _flush_loop(self) -> None:
         while not self._stopping:
             self._wake.wait()
+            # Nobody waits for a deletion: gather those of the next few batches into the same
+            # fsync rather than flush the disk for each, ahead of the sends that do wait.
+            self._closing.wait(FLUSH_GATHER)
             self._wake.clear()
             self._flush_barred()
 
     def close(self) -> None:
         self._stopping = True
+        self._closing.set()
         self._wake.set()
         if self._flusher is not None:
             self._flusher.join(timeout=10)

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,12 @@ def clean_environment(port: int) -> None:
 
 def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
+    from ordercli.local import moto_hooks
+
+    moto_hooks.defer_batch_package()  # before moto's Step Functions is imported
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from ordercli.local import closings, fast_lane, moto_hooks, quotas
+    from ordercli.local import closings, fast_lane, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args(argv)
+    began = time.monotonic()
     clean_environment(args.port)
 
     from ordercli.local import closings, moto_hooks
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     from ordercli.local.store import Store, state_dir
 
     app, poller, pool = build_app(args.port, args.home)
+    built = time.monotonic()
     store = Store(state_dir(args.home, args.port))
     report = store.restore()  # before listening: no request sees a half-loaded state
     if report.reason:
@@ -142,7 +148,12 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"ordercli emulator listening on http://127.0.0.1:{args.port}", flush=True)
+    print(
+        f"ordercli emulator listening on http://127.0.0.1:{args.port} "
+        f"({time.monotonic() - began:.2f} s after its start: {built - began:.2f} s imports "
+        f"and hooks, {report.seconds:.2f} s restore)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:
