@@ -113,7 +113,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 return {**event, "payment": payment}
             _log(order.order_id, "declined")
             raise PaymentDeclined(
-                f"payment of {order.amount} for order {order.order_id} was declined"
+                f"payment of {order.amount:.2f} for order {order.order_id} was declined"
             )
         # An approved attempt: the conditional put returns an earlier attempt's charge if any.
         payment, made = _charge(table, order)

@@ -170,3 +170,12 @@ def test_handlers_keep_the_sdks_own_lines_out_of_their_logs() -> None:
     assert log.level == logging.INFO
     for sdk in ("boto3", "botocore", "urllib3"):
         assert not logging.getLogger(sdk).isEnabledFor(logging.INFO), sdk
+
+
+def test_a_declined_payment_names_its_amount_with_two_decimals(
+    monkeypatch: pytest.MonkeyPatch, payments: Any
+) -> None:
+    monkeypatch.setenv("PAYMENT_SUCCESS_RATE", "0")
+    event = {"order": {"orderId": "o-1", "customerName": "Ann", "product": "Lamp", "amount": 49.9}}
+    with pytest.raises(PaymentDeclined, match=r"payment of 49\.90 for order o-1"):
+        process_payment.handler(event, None)

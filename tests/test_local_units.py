@@ -382,3 +382,29 @@ def test_a_task_thread_runs_on_the_starting_thread_with_its_deadline_when_marked
     threaded.start()
     threaded.join(5)
     assert seen[1][0] != threading.get_ident() and seen[1][1] is None
+
+
+def test_executions_of_an_unchanged_machine_share_one_snapshot_of_it(
+    mocked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser import models as parser_models
+    from moto.stepfunctions.responses import get_backend
+
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
+    monkeypatch.setattr(parser_models, "copy", parser_models.copy)  # undone after the test
+    moto_hooks.share_state_machine_snapshots()
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(
+        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    backend = get_backend("123456789012", "us-east-1")
+    first, second = (backend.start_execution(arn, f"e{i}", "{}") for i in range(2))
+    assert first.state_machine is second.state_machine
+    changed = {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(changed))
+    third = backend.start_execution(arn, "e2", "{}")
+    assert third.state_machine is not first.state_machine
+    assert json.loads(third.state_machine.definition)["StartAt"] == "B"
+    assert json.loads(first.state_machine.definition)["StartAt"] == "A"  # as it started
