@@ -587,6 +587,7 @@ def tail(
     def body(render: Renderer) -> None:
         from ordercli.operate import tail as engine
 
+        render.json_lines = True
         seconds = engine.parse_since(since)
         if order is not None:
             engine.check_order_id(order)

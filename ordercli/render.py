@@ -127,6 +127,8 @@ class Renderer:
         self.out = _console(False, width, no_color)
         self.err = _console(True, width, no_color)
         self.context: Context | None = None  # set by bind(): the target and stack of the output
+        # JSON Lines output (tail): every record, an error included, is one line
+        self.json_lines = False
 
     # -- generic ---------------------------------------------------------------
     def bind(self, ctx: Context) -> None:
@@ -202,7 +204,7 @@ class Renderer:
             }
             if getattr(err, "details", None) is not None:
                 error["details"] = err.details
-            self.emit_json({"error": error})
+            self.emit_json({"error": error}, lines=self.json_lines)
         self.err.print(Text("Error: ", style="bold red") + Text(err.message))
         if err.hint:
             self.err.print(Text(err.hint, style="dim"))
@@ -581,6 +583,8 @@ class Renderer:
 
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:
+        """One event; with --json one JSON Lines record carrying target and stack, as every
+        JSON output does (an error ending the stream is one more such record)."""
         if self.json_mode:
             self.emit_json(line.to_json(), lines=True)
             return

@@ -177,6 +177,26 @@ def test_without_follow_prints_the_window_and_exits(make_ctx: MakeCtx) -> None:
         ("o-1", "execution", "started")
     ]
     assert lines[0]["time"].endswith("Z")
+    # every record carries the target and stack first, as every command's JSON does
+    assert list(lines[0])[:2] == ["target", "stack"]
+    assert lines[0]["stack"] == "tl"
+    assert lines[0]["target"] == {
+        "kind": "aws",
+        "endpoint": None,
+        "region": REGION,
+        "account": "123456789012",  # known once a call asked for it
+    }
+
+
+def test_json_lines_end_with_an_error_record_on_one_line(make_ctx: MakeCtx) -> None:
+    make_ctx("fresh")
+    result = CliRunner().invoke(app, ["tail", "--stack", "fresh", "--json"])
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    record = json.loads(line)
+    assert record["stack"] == "fresh" and record["target"]["kind"] == "aws"
+    assert record["error"]["exit_code"] == 1
+    assert "not deployed" in record["error"]["message"]
 
 
 def test_follow_of_an_order_stops_when_it_is_terminal(make_ctx: MakeCtx) -> None:
