@@ -44,9 +44,20 @@ STATUS_STYLE = {
     "DEAD_LETTERED": "red",
 }
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
-# Keys whose numeric values are epoch times (seconds, or milliseconds when that large).
+# Keys holding times: epoch numbers (seconds, or milliseconds when that large) or ISO strings
+# in another form (`+00:00`, microseconds) come out as one form, `2026-11-28T05:09:12.345Z`.
 TIME_KEYS = frozenset(
-    ("time", "timestamp", "sent_at", "stopped_at", "started_at", "startDate", "stopDate")
+    (
+        "time",
+        "timestamp",
+        "sent_at",
+        "stopped_at",
+        "started_at",
+        "startDate",
+        "stopDate",
+        "started",
+        "stopped",
+    )
 )
 UNWRAPPED = 100_000  # columns when the output is not a terminal: nothing is wrapped or cut
 
@@ -61,6 +72,17 @@ def iso(value: datetime | float | int) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _iso_text(text: str) -> str | None:
+    """An ISO 8601 string in the convention's form; empty is absent; anything else as is."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return iso(moment)
+
+
 def jsonable(data: Any, key: str | None = None) -> Any:
     """Result data as JSON values under the one convention (see the module docstring)."""
     if isinstance(data, Mapping):
@@ -73,6 +95,8 @@ def jsonable(data: Any, key: str | None = None) -> Any:
         return data.isoformat()
     if isinstance(data, str) and key == "orderId" and data in ("", "-"):
         return None  # an unreadable orderId is absent, not a placeholder
+    if isinstance(data, str) and key in TIME_KEYS:
+        return _iso_text(data)
     if isinstance(data, bool) or data is None or isinstance(data, str):
         return data
     if isinstance(data, int | float) and key in TIME_KEYS:

@@ -364,6 +364,10 @@ def test_json_times_are_iso_utc_and_absent_values_null() -> None:
         "startDate": datetime(2026, 11, 28, 5, 9, 12, 345000, tzinfo=UTC),
         "count": 3,
         "orderId": "o-1",
+        # ISO strings in other forms (status ID's step times, local status's start)
+        "started": "2026-11-28T07:36:58.856000+00:00",
+        "started_at": "2026-11-28T07:36:46Z",
+        "stopped": None,
     }
     assert jsonable(data) == {
         "time": "2026-11-18T11:06:40.250Z",
@@ -371,6 +375,9 @@ def test_json_times_are_iso_utc_and_absent_values_null() -> None:
         "startDate": "2026-11-28T05:09:12.345Z",
         "count": 3,
         "orderId": "o-1",
+        "started": "2026-11-28T07:36:58.856Z",
+        "started_at": "2026-11-28T07:36:46.000Z",
+        "stopped": None,
     }
 
 

@@ -182,7 +182,7 @@ def test_status_id_tells_the_outcome(
     described_as(monkeypatch, ctx, **fields)
     data = status.order_status(ctx, "o-1")
     assert data["outcome"]["label"] == label and message in data["outcome"]["message"]
-    text = json.dumps(data)
+    text = json.dumps(data, default=str)
     assert "stackTrace" not in text and "/var/task" not in text
     if fields.get("cause"):
         assert data["cause"] == "the payment service did not answer"
