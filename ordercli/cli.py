@@ -732,6 +732,9 @@ def local_start(cli_ctx: typer.Context) -> None:
 
             for line in state_view.started(info):
                 render.info(line)
+        if not render.json_mode:
+            options = _options(cli_ctx)
+            render.info(f"Next: {options.command('up', local=True)}", style="dim")
 
     run(cli_ctx, body)
 

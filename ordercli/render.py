@@ -113,12 +113,14 @@ def jsonable(data: Any, key: str | None = None) -> Any:
 def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     unwrapped = width is None and not stream.isatty()  # ORDERCLI_WIDTH acts as a terminal's
+    # Lines of text are never broken by us (soft wrap: a terminal folds them on screen and a
+    # copied URL or ARN stays whole); only tables fit the width, by folding cells.
     return Console(
         stderr=stderr,
         width=UNWRAPPED if unwrapped else width,
         no_color=no_color,
         highlight=False,
-        soft_wrap=unwrapped,
+        soft_wrap=True,
     )
 
 
@@ -591,8 +593,7 @@ class Renderer:
                 line += Text(f"  {s['error']}{cause}", style="red")
             self.out.print(line)
             for entry in s["logs"]:
-                message = entry["message"].split("\t")[-1]  # drop Lambda's level/time/request id
-                self.out.print(Text(f"      {message}", style="dim"))
+                self.out.print(Text(f"      {_log_text(entry)}", style="dim"))
         if o["current_step"]:
             self.out.print(Text(f"running: {o['current_step']}", style="yellow"))
         payment = (o["output"] or {}).get("payment") if isinstance(o["output"], dict) else None
@@ -715,6 +716,16 @@ class Renderer:
         self.out.print(table)
         for note in est.notes:
             self.out.print(Text(f"- {note}", style="dim"))
+
+
+def _log_text(entry: Mapping[str, Any]) -> str:
+    """A Lambda log line as a person reads it: `ProcessPayment: declined`, not the JSON the
+    handler wrote nor Lambda's level, time and request id (the JSON output keeps the line)."""
+    from ordercli.operate.tail import log_line
+
+    line = log_line(entry["function"], {"message": entry["message"], "timestamp": 0})
+    message = line.message if line else entry["message"].split("\t")[-1]
+    return f"{entry['function']}: {message}"
 
 
 def _usd(value: float) -> str:
