@@ -122,6 +122,21 @@ def test_consumer_lines_name_message_and_order_never_by_request() -> None:
     assert (failed.order_id, failed.message_id, failed.outcome) == (None, "m-2", "fail")
     assert failed.to_json()["orderId"] is None
     assert failed.to_json()["time"] == "1970-01-01T00:00:01.001Z"
+    # a dead letter's line says why, as `dlq` does
+    letter = {
+        "messageId": "m-3",
+        "orderId": None,
+        "step": "StartOrderWorkflow",
+        "result": "dead-lettered",
+        "reason": "not-json",
+        "error": "body is not JSON",
+    }
+    dead = tail.log_line(
+        "StartOrderWorkflow",
+        {"timestamp": 1002, "message": lambda_line("req-1", json.dumps(letter), "WARNING")},
+        known,
+    )
+    assert dead is not None and dead.message == "dead-lettered (not-json): body is not JSON"
 
 
 def test_a_workflow_error_line_is_attributed_through_its_request() -> None:
