@@ -694,9 +694,12 @@ def cost(
 
         options = _options(cli_ctx)
         settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
-        render.name_stack(settings.stack)
         durations, source = None, "assumed"
-        if measured:
+        if not measured:
+            from ordercli.context import offline_target
+
+            render.bind_offline(*offline_target(options, settings), settings.stack)
+        else:
             ctx = _context(cli_ctx, render)
             durations = engine.measure_durations(ctx)
             source = f"measured on {ctx.target.label} over the last day" + (

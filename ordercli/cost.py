@@ -86,7 +86,6 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
-            "target": None,
             "estimate": True,
             "currency": "USD",
             "prices": {"region": prices.REGION, "as_of": prices.AS_OF, "source": prices.SOURCE},

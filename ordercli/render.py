@@ -173,6 +173,12 @@ class Renderer:
         """The stack of a command that needs no target (cost without --measured)."""
         self._stack = stack
 
+    def bind_offline(self, target: dict[str, Any], label: str, stack: str) -> None:
+        """A command that makes no AWS call (cost): its target and stack, as bind() gives
+        them, from the flags and settings alone."""
+        self._local, self._stack = target, stack
+        self.header(label, stack)
+
     def envelope(self) -> dict[str, Any]:
         if self.context is None:
             return {"target": getattr(self, "_local", None), "stack": getattr(self, "_stack", None)}

@@ -300,6 +300,19 @@ def test_json_has_target_and_stack_objects_everywhere(mocked: None) -> None:
     data = json.loads(out)
     assert code == 1 and data["stack"] == "nope" and data["target"]["kind"] == "aws"
     assert data["error"]["exit_code"] == 1
+    # a command that makes no AWS call names its target from the flags and settings
+    code, out, _ = invoke("cost", "--json", "--stack", "c1", "--region", "eu-west-1")
+    data = json.loads(out)
+    assert code == 0 and list(data)[:2] == ["target", "stack"] and data["stack"] == "c1"
+    assert data["target"] == {
+        "kind": "aws",
+        "endpoint": None,
+        "region": "eu-west-1",
+        "account": None,
+    }
+    code, out, _ = invoke("cost", "--json", "--local", "--port", "4698")
+    target = json.loads(out)["target"]
+    assert target["kind"] == "local" and target["endpoint"] == "http://127.0.0.1:4698"
 
 
 def test_invalid_file_rows_are_objects_in_json(tmp_path: Path) -> None:
