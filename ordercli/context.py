@@ -197,9 +197,7 @@ def offline_target(options: Options, settings: Settings) -> tuple[dict[str, Any]
     import botocore.session
 
     try:
-        configured = botocore.session.Session(profile=options.profile).get_config_variable(
-            "region"
-        )
+        configured = botocore.session.Session(profile=options.profile).get_config_variable("region")
     except botocore.exceptions.ProfileNotFound:
         configured = None
     region = (
