@@ -190,9 +190,9 @@ def offline_target(options: Options, settings: Settings) -> tuple[dict[str, Any]
         from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
         from ordercli.local.control import port_from_env
 
-        endpoint = f"http://127.0.0.1:{port_from_env()}"
-        target = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
-        return {**target, "account": LOCAL_ACCOUNT}, f"local ({endpoint})"
+        local = f"http://127.0.0.1:{port_from_env()}"
+        target = {"kind": "local", "endpoint": local, "region": LOCAL_REGION}
+        return {**target, "account": LOCAL_ACCOUNT}, f"local ({local})"
     import botocore.exceptions
     import botocore.session
 
@@ -207,9 +207,9 @@ def offline_target(options: Options, settings: Settings) -> tuple[dict[str, Any]
         or configured
     )
     endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    target = {"kind": "aws", "endpoint": endpoint, "region": region, "account": None}
+    aws: dict[str, Any] = {"kind": "aws", "endpoint": endpoint, "region": region, "account": None}
     where = (region or "region not set") + (f", endpoint {endpoint}" if endpoint else "")
-    return target, f"aws ({where})"
+    return aws, f"aws ({where})"
 
 
 def build_context(options: Options, *, start_local: bool = False, **overrides: Any) -> Context:
