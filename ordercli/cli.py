@@ -110,7 +110,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 local_app = typer.Typer(
-    help="The embedded AWS emulator used by --local.",
+    help=(
+        "The embedded AWS emulator used by --local.\n\n"
+        "\b\nExamples:\n"
+        "  ordercli local status                 is it running, where, its state on disk\n"
+        "  ordercli local start --port 4599      then: ordercli --local --port 4599 up\n"
+        "  ordercli local stop                   drain, save and stop"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
     epilog=GLOBALS_EPILOG,

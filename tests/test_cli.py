@@ -38,13 +38,14 @@ def test_global_options_are_declared_once_and_named_in_every_help() -> None:
     for option in ("--stack", "--region", "--profile", "--json", "--local", "--endpoint-url"):
         assert option in out
     assert "--debug" in out and "--version" in out and "--install-completion" in out
-    for command in ("init", "up", "teardown", "submit", "status", "tail", "dlq"):
+    commands = ("init", "up", "teardown", "submit", "status", "tail", "dlq", "policy", "cost")
+    for command in commands:
         code, out, _ = invoke(command, "--help")
         assert code == 0
         assert "Global options go before or after the command" in out, command
         assert "Examples:" in out and f"ordercli {command}" in out, command
-    for command in ("start", "stop", "status"):
-        code, out, _ = invoke("local", command, "--help")
+    for command in ("start", "stop", "status", "reset", "--help"):
+        code, out, _ = invoke("local", command, *(() if command == "--help" else ("--help",)))
         assert code == 0 and "Examples:" in out, command
 
 
