@@ -262,6 +262,7 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
     except OrderCliError as err:
         if options.debug:
             raise
+        _name_where(render, options)
         render.error(err)
         raise typer.Exit(err.exit_code) from None
     except KeyboardInterrupt:
@@ -274,6 +275,7 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
 
         ctx = render.context
         translated = ctx.translate(exc) if ctx is not None else translate_error(exc)
+        _name_where(render, options)
         if translated is None:
             translated = OrderCliError(
                 f"unexpected {type(exc).__name__}: {exc}",
@@ -281,6 +283,24 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
             )
         render.error(translated)
         raise typer.Exit(getattr(translated, "exit_code", EXIT_FAILURE)) from None
+
+
+def _name_where(render: Renderer, options: Options) -> None:
+    """An error before the command named its target and stack (no credentials, a config
+    error): --json still gets `target` and `stack`, from the flags and settings where they
+    can be read (no AWS call)."""
+    if not render.json_mode or render.context is not None or render.named:
+        return
+    from ordercli.config import load_settings
+    from ordercli.context import offline_target
+    from ordercli.errors import OrderCliError
+
+    try:
+        settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
+        target, _ = offline_target(options, settings)
+    except OrderCliError:
+        return
+    render.name_where(target, settings.stack)
 
 
 def _context(
@@ -319,6 +339,7 @@ def init(
     from ordercli.errors import UsageError
 
     def body(render: Renderer) -> None:
+        _name_where(render, _options(cli_ctx))
         if path.exists() and not force:
             raise UsageError(f"{path} already exists (use --force to overwrite)")
         path.write_text(template(), encoding="utf-8")

@@ -155,6 +155,9 @@ class Renderer:
         self.context: Context | None = None  # set by bind(): the target and stack of the output
         # JSON Lines output (tail): every record, an error included, is one line
         self.json_lines = False
+        # without a context: the target and stack named otherwise (local commands, cost)
+        self._local: dict[str, Any] | None = None
+        self._stack: str | None = None
 
     # -- generic ---------------------------------------------------------------
     def bind(self, ctx: Context) -> None:
@@ -166,22 +169,26 @@ class Renderer:
         """The emulator's own commands: the target is the local one; no stack is involved."""
         from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
 
-        self._local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
-        self._local["account"] = LOCAL_ACCOUNT
-
-    def name_stack(self, stack: str) -> None:
-        """The stack of a command that needs no target (cost without --measured)."""
-        self._stack = stack
+        local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
+        self._local = {**local, "account": LOCAL_ACCOUNT}
 
     def bind_offline(self, target: dict[str, Any], label: str, stack: str) -> None:
         """A command that makes no AWS call (cost): its target and stack, as bind() gives
         them, from the flags and settings alone."""
-        self._local, self._stack = target, stack
+        self.name_where(target, stack)
         self.header(label, stack)
+
+    def name_where(self, target: dict[str, Any], stack: str | None) -> None:
+        """The target and stack --json names when no context was bound (no header)."""
+        self._local, self._stack = target, stack
+
+    @property
+    def named(self) -> bool:
+        return self._local is not None
 
     def envelope(self) -> dict[str, Any]:
         if self.context is None:
-            return {"target": getattr(self, "_local", None), "stack": getattr(self, "_stack", None)}
+            return {"target": self._local, "stack": self._stack}
         return {"target": self.context.target_json(), "stack": self.context.settings.stack}
 
     def emit_json(self, data: Any, *, lines: bool = False, envelope: bool = True) -> None:

@@ -70,6 +70,16 @@ def test_no_credentials_is_one_clear_line_exit_1(monkeypatch: pytest.MonkeyPatch
     assert code == 1
     assert "No AWS credentials" in err and "--local" in err
     assert "Traceback" not in err
+    # --json names target and stack even though no call got that far
+    code, out, _ = invoke("policy", "--json", "--stack", "shop")
+    data = json.loads(out)
+    assert code == 1 and data["stack"] == "shop" and data["error"]["exit_code"] == 1
+    assert data["target"] == {
+        "kind": "aws",
+        "endpoint": "http://127.0.0.1:9",
+        "region": "us-east-1",
+        "account": None,
+    }
 
 
 def test_json_errors_are_json_on_stdout(tmp_path: Path) -> None:
@@ -141,6 +151,10 @@ def test_init_writes_a_file_and_will_not_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "ordercli.yaml").read_text().startswith("# ordercli configuration")
     code, _, err = invoke("init")
     assert code == 2 and "--force" in err
+    code, out, _ = invoke("init", "--json", "--force", "--stack", "shop")
+    data = json.loads(out)
+    assert code == 0 and data["stack"] == "shop" and data["target"]["kind"] == "aws"
+    assert data["written"] == "ordercli.yaml"
 
 
 def test_local_commands_without_an_emulator() -> None:
