@@ -433,6 +433,8 @@ ONE = ("submit", "--customer", "Ada", "--product", "Book", "--amount", "5")
         (("submit", "--file", "/tmp"), "is a directory"),
         ((*ONE, "--stack", "ünïcode"), "stack"),
         ((*ONE, "--stack", "x" * 500), "stack"),
+        (("--region", "mars-1", "status"), "region name"),
+        (("--region", "us-east-1\n", "cost"), "region name"),
         ((*ONE, "--concurrency", "0"), "--concurrency"),
         ((*ONE, "--timeout", "-1"), "--timeout"),
         (("--config", "/nonexistent.yaml", "status"), "--config"),
