@@ -57,6 +57,7 @@ TIME_KEYS = frozenset(
         "stopDate",
         "started",
         "stopped",
+        "since",
     )
 )
 UNWRAPPED = 100_000  # columns when the output is not a terminal: nothing is wrapped or cut
@@ -507,6 +508,16 @@ class Renderer:
                         style=style,
                     )
                 )
+        alarm = st.get("alarm")
+        if alarm:
+            firing = alarm["state"] == "ALARM"
+            self.out.print(
+                Text(
+                    f"alarm  {alarm['name']}: {alarm['state']}"
+                    + (" (the DLQ is not empty)" if firing else ""),
+                    style="red" if firing else "",
+                )
+            )
         ex = st["executions"]
         line = (
             f"executions: {ex['running']} running, {ex['succeeded']} succeeded, "
