@@ -531,7 +531,12 @@ def submit(
                 on_done=on_done,
                 explicit_ids=batch.explicit_ids,
             )
-        render.submit_report(report, ctx)
+        web = None
+        if ctx.target.is_local and not render.json_mode and report.results:
+            from ordercli.local import control
+
+            web = control.status().get("webapp")  # the order's page, for the next step
+        render.submit_report(report, ctx, web=web)
         summary = report.summary()
         if report.interrupted:
             raise typer.Exit(130)

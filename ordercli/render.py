@@ -414,7 +414,9 @@ class Renderer:
                 lambda n, t: bar.update(done, completed=n, total=t),
             )
 
-    def submit_report(self, report: Any, ctx: Context) -> None:
+    def submit_report(self, report: Any, ctx: Context, web: str | None = None) -> None:
+        """The orders (up to 20), the summary adding up, and the next step: `status`, or the
+        order's page when the web app runs (`web`, its base URL)."""
         if self.json_mode:
             self.emit_json(report.to_json())
             return
@@ -478,8 +480,12 @@ class Renderer:
         if sent:
             if len(sent) == 1:
                 follow = ctx.command(f"status {sent[0].order_id}")
+                if web:
+                    follow += f"  or open {web.rstrip('/')}/orders/{sent[0].order_id}"
             else:
                 follow = ctx.command("status")
+                if web:
+                    follow += f"  or open {web.rstrip('/')}/dashboard"
             self.out.print(Text("Next: ", style="dim") + Text(follow))
 
     # -- status ----------------------------------------------------------------
