@@ -329,3 +329,26 @@ def test_status_of_a_declined_order(cli, mocked: None, monkeypatch: pytest.Monke
     boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="snap-orders")
     code, out = cli("status", "--stack", "snap", order)
     check("status_order_declined", f"exit {code}\n{out}")
+
+
+def test_submit_names_the_web_page_when_the_local_app_runs(make_ctx) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from ordercli.operate.submit import OrderResult, SubmitReport
+    from ordercli.render import Renderer
+
+    ctx = make_ctx("w")
+    for results, expected in (
+        (
+            [OrderResult("o-1", "QUEUED")],
+            "Next: ordercli status o-1 --stack w  or open http://127.0.0.1:8097/orders/o-1",
+        ),
+        (
+            [OrderResult("o-1", "QUEUED"), OrderResult("o-2", "QUEUED")],
+            "Next: ordercli status --stack w  or open http://127.0.0.1:8097/dashboard",
+        ),
+    ):
+        render = Renderer(width=100, color=False)
+        render.out.file = io.StringIO()
+        render.submit_report(SubmitReport(results), ctx, web="http://127.0.0.1:8097/")
+        assert render.out.file.getvalue().splitlines()[-1] == expected
