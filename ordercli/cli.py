@@ -110,7 +110,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 local_app = typer.Typer(
-    help="The embedded AWS emulator used by --local.",
+    help=(
+        "The embedded AWS emulator used by --local.\n\n"
+        "\b\nExamples:\n"
+        "  ordercli local status                 is it running, where, its state on disk\n"
+        "  ordercli local start --port 4599      then: ordercli --local --port 4599 up\n"
+        "  ordercli local stop                   drain, save and stop"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
     epilog=GLOBALS_EPILOG,
@@ -256,6 +262,7 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
     except OrderCliError as err:
         if options.debug:
             raise
+        _name_where(render, options)
         render.error(err)
         raise typer.Exit(err.exit_code) from None
     except KeyboardInterrupt:
@@ -268,6 +275,7 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
 
         ctx = render.context
         translated = ctx.translate(exc) if ctx is not None else translate_error(exc)
+        _name_where(render, options)
         if translated is None:
             translated = OrderCliError(
                 f"unexpected {type(exc).__name__}: {exc}",
@@ -275,6 +283,24 @@ def run(cli_ctx: typer.Context, body: Callable[[Renderer], T]) -> T:
             )
         render.error(translated)
         raise typer.Exit(getattr(translated, "exit_code", EXIT_FAILURE)) from None
+
+
+def _name_where(render: Renderer, options: Options) -> None:
+    """An error before the command named its target and stack (no credentials, a config
+    error): --json still gets `target` and `stack`, from the flags and settings where they
+    can be read (no AWS call)."""
+    if not render.json_mode or render.context is not None or render.named:
+        return
+    from ordercli.config import load_settings
+    from ordercli.context import offline_target
+    from ordercli.errors import OrderCliError
+
+    try:
+        settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
+        target, _ = offline_target(options, settings)
+    except OrderCliError:
+        return
+    render.name_where(target, settings.stack)
 
 
 def _context(
@@ -313,6 +339,7 @@ def init(
     from ordercli.errors import UsageError
 
     def body(render: Renderer) -> None:
+        _name_where(render, _options(cli_ctx))
         if path.exists() and not force:
             raise UsageError(f"{path} already exists (use --force to overwrite)")
         path.write_text(template(), encoding="utf-8")
@@ -504,7 +531,12 @@ def submit(
                 on_done=on_done,
                 explicit_ids=batch.explicit_ids,
             )
-        render.submit_report(report, ctx)
+        web = None
+        if ctx.target.is_local and not render.json_mode and report.results:
+            from ordercli.local import control
+
+            web = control.status().get("webapp")  # the order's page, for the next step
+        render.submit_report(report, ctx, web=web)
         summary = report.summary()
         if report.interrupted:
             raise typer.Exit(130)
@@ -587,6 +619,7 @@ def tail(
     def body(render: Renderer) -> None:
         from ordercli.operate import tail as engine
 
+        render.json_lines = True
         seconds = engine.parse_since(since)
         if order is not None:
             engine.check_order_id(order)
@@ -693,9 +726,12 @@ def cost(
 
         options = _options(cli_ctx)
         settings = load_settings({"stack": options.stack, "region": options.region}, options.config)
-        render.name_stack(settings.stack)
         durations, source = None, "assumed"
-        if measured:
+        if not measured:
+            from ordercli.context import offline_target
+
+            render.bind_offline(*offline_target(options, settings), settings.stack)
+        else:
             ctx = _context(cli_ctx, render)
             durations = engine.measure_durations(ctx)
             source = f"measured on {ctx.target.label} over the last day" + (
@@ -731,6 +767,9 @@ def local_start(cli_ctx: typer.Context) -> None:
 
             for line in state_view.started(info):
                 render.info(line)
+        if not render.json_mode:
+            options = _options(cli_ctx)
+            render.info(f"Next: {options.command('up', local=True)}", style="dim")
 
     run(cli_ctx, body)
 

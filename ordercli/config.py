@@ -82,6 +82,18 @@ def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
 
+# AWS region names: a two-letter area, words, a number (us-east-1, us-gov-west-1, cn-north-1).
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _region(v: str) -> str | None:
+    """A region name's form, checked before any call (an unknown name would otherwise spend
+    the SDK's retries on an endpoint that does not exist)."""
+    if REGION_NAME.fullmatch(v):
+        return None
+    return f"must be an AWS region name such as us-east-1 or eu-west-1; got {v!r}"
+
+
 def _quotas(v: str | bool) -> str | None:
     """YAML reads a bare `off` or `false` as a boolean: false means no quotas."""
     if isinstance(v, bool):
@@ -93,7 +105,7 @@ def _quotas(v: str | bool) -> str | None:
 
 SCHEMA: dict[str, Key] = {
     "stack": Key(str, "orders", _stack, "stack name; every resource name derives from it"),
-    "region": Key(str, None, _nonempty, "AWS region (default: the standard AWS settings)", True),
+    "region": Key(str, None, _region, "AWS region (default: the standard AWS settings)", True),
     "queue.visibility_timeout": Key(
         int, 60, _range(0, 43200), "seconds a received order stays hidden"
     ),

@@ -182,6 +182,36 @@ class Context:
         return str(url)
 
 
+def offline_target(options: Options, settings: Settings) -> tuple[dict[str, Any], str]:
+    """The target a command that makes no AWS call names (cost): as --json's `target` and as
+    the header's label, from the flags and settings alone (no emulator or credentials needed;
+    a region nobody set is null)."""
+    if options.wants_local:
+        from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
+        from ordercli.local.control import port_from_env
+
+        local = f"http://127.0.0.1:{port_from_env()}"
+        target = {"kind": "local", "endpoint": local, "region": LOCAL_REGION}
+        return {**target, "account": LOCAL_ACCOUNT}, f"local ({local})"
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        configured = botocore.session.Session(profile=options.profile).get_config_variable("region")
+    except botocore.exceptions.ProfileNotFound:
+        configured = None
+    region = (
+        settings.region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or configured
+    )
+    endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    aws: dict[str, Any] = {"kind": "aws", "endpoint": endpoint, "region": region, "account": None}
+    where = (region or "region not set") + (f", endpoint {endpoint}" if endpoint else "")
+    return aws, f"aws ({where})"
+
+
 def build_context(options: Options, *, start_local: bool = False, **overrides: Any) -> Context:
     """Settings first (a config error must come before any AWS call), then the target."""
     settings = load_settings(

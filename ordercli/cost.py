@@ -25,8 +25,9 @@ SQS_REQUESTS_PER_ORDER = 3  # SendMessage, the trigger's ReceiveMessage and Dele
 # The queue trigger long-polls even when the queue is empty: five pollers, one 20-second
 # ReceiveMessage each at a time, all month.
 IDLE_POLL_REQUESTS = 5 * (prices.HOURS_PER_MONTH * 3600 // 20)
-DYNAMODB_WRITES_PER_ORDER = 1  # the payment's conditional put
-DYNAMODB_READS_PER_ORDER = 1  # the payment's read of an earlier charge
+# The payment's conditional put (an approved order's only request: a refused put returns the
+# earlier charge). A declined order reads instead (strongly consistent: 1 RRU), off this path.
+DYNAMODB_WRITES_PER_ORDER = 1
 LOG_BYTES_PER_INVOCATION = 500  # START, END, REPORT and one JSON line, with per-event overhead
 EBS_ROOT_GB = 8  # Elastic Beanstalk's default root volume
 GB = 1024**3
@@ -42,6 +43,7 @@ class CostLine:
     usd: float  # without the free tier
     usd_free_tier: float  # after this month's free tier
     free_kind: str | None
+    source: str = prices.SOURCE  # the pricing page of the rate
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,7 @@ class CostLine:
             "usd": round(self.usd, 4),
             "usd_with_free_tier": round(self.usd_free_tier, 4),
             "free_tier": self.free_kind,
+            "price_source": self.source,
         }
 
 
@@ -83,7 +86,6 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
-            "target": None,
             "estimate": True,
             "currency": "USD",
             "prices": {"region": prices.REGION, "as_of": prices.AS_OF, "source": prices.SOURCE},
@@ -188,6 +190,7 @@ def estimate(
                 quantity * price,
                 billable * price,
                 rate.free_kind if covered else None,
+                rate.source,
             )
         )
 
@@ -216,12 +219,6 @@ def estimate(
         "dynamodb.writes",
         orders * DYNAMODB_WRITES_PER_ORDER,
     )
-    add(
-        "DynamoDB",
-        f"payments reads ({DYNAMODB_READS_PER_ORDER}/order)",
-        "dynamodb.reads",
-        orders * DYNAMODB_READS_PER_ORDER,
-    )
     ingested = total_invocations * LOG_BYTES_PER_INVOCATION / GB
     retention = settings["log_retention_days"]
     add("CloudWatch", "Logs ingestion", "logs.ingestion", ingested)
@@ -243,11 +240,18 @@ def estimate(
         + "; one order per consumer invocation (a busy queue batches up to 10).",
         f"SQS: SendMessage, ReceiveMessage and DeleteMessage per order, and the trigger's five "
         f"20-second long polls while idle ({IDLE_POLL_REQUESTS:,} requests a month). DynamoDB: "
-        "on demand, no free tier for requests.",
+        "on demand, one conditional write per paid order (a declined order reads once "
+        "instead); no free tier for on-demand requests.",
         f"CloudWatch Logs: {LOG_BYTES_PER_INVOCATION} bytes per invocation; storage at steady "
         "state, uncompressed. The free tier is always-free allowances except where noted; an "
         "account gets it once, whatever else it runs.",
     ]
+    region = settings["region"]
+    if region and region != prices.REGION:
+        notes.append(
+            f"Prices are {prices.REGION}'s; the stack's region {region} may charge more "
+            "(see each service's pricing page)."
+        )
     if settings["webapp.enabled"]:
         notes += _webapp(settings, add)
     return Estimate(

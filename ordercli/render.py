@@ -44,9 +44,21 @@ STATUS_STYLE = {
     "DEAD_LETTERED": "red",
 }
 ACTION_WORD = {"create": "create", "update": "update", "delete": "delete", "noop": "no change"}
-# Keys whose numeric values are epoch times (seconds, or milliseconds when that large).
+# Keys holding times: epoch numbers (seconds, or milliseconds when that large) or ISO strings
+# in another form (`+00:00`, microseconds) come out as one form, `2026-11-28T05:09:12.345Z`.
 TIME_KEYS = frozenset(
-    ("time", "timestamp", "sent_at", "stopped_at", "started_at", "startDate", "stopDate")
+    (
+        "time",
+        "timestamp",
+        "sent_at",
+        "stopped_at",
+        "started_at",
+        "startDate",
+        "stopDate",
+        "started",
+        "stopped",
+        "since",
+    )
 )
 UNWRAPPED = 100_000  # columns when the output is not a terminal: nothing is wrapped or cut
 
@@ -61,6 +73,17 @@ def iso(value: datetime | float | int) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _iso_text(text: str) -> str | None:
+    """An ISO 8601 string in the convention's form; empty is absent; anything else as is."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return iso(moment)
+
+
 def jsonable(data: Any, key: str | None = None) -> Any:
     """Result data as JSON values under the one convention (see the module docstring)."""
     if isinstance(data, Mapping):
@@ -73,6 +96,8 @@ def jsonable(data: Any, key: str | None = None) -> Any:
         return data.isoformat()
     if isinstance(data, str) and key == "orderId" and data in ("", "-"):
         return None  # an unreadable orderId is absent, not a placeholder
+    if isinstance(data, str) and key in TIME_KEYS:
+        return _iso_text(data)
     if isinstance(data, bool) or data is None or isinstance(data, str):
         return data
     if isinstance(data, int | float) and key in TIME_KEYS:
@@ -89,12 +114,14 @@ def jsonable(data: Any, key: str | None = None) -> Any:
 def _console(stderr: bool, width: int | None, no_color: bool | None) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     unwrapped = width is None and not stream.isatty()  # ORDERCLI_WIDTH acts as a terminal's
+    # Lines of text are never broken by us (soft wrap: a terminal folds them on screen and a
+    # copied URL or ARN stays whole); only tables fit the width, by folding cells.
     return Console(
         stderr=stderr,
         width=UNWRAPPED if unwrapped else width,
         no_color=no_color,
         highlight=False,
-        soft_wrap=unwrapped,
+        soft_wrap=True,
     )
 
 
@@ -127,6 +154,11 @@ class Renderer:
         self.out = _console(False, width, no_color)
         self.err = _console(True, width, no_color)
         self.context: Context | None = None  # set by bind(): the target and stack of the output
+        # JSON Lines output (tail): every record, an error included, is one line
+        self.json_lines = False
+        # without a context: the target and stack named otherwise (local commands, cost)
+        self._local: dict[str, Any] | None = None
+        self._stack: str | None = None
 
     # -- generic ---------------------------------------------------------------
     def bind(self, ctx: Context) -> None:
@@ -138,16 +170,26 @@ class Renderer:
         """The emulator's own commands: the target is the local one; no stack is involved."""
         from ordercli.aws import LOCAL_ACCOUNT, LOCAL_REGION
 
-        self._local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
-        self._local["account"] = LOCAL_ACCOUNT
+        local = {"kind": "local", "endpoint": endpoint, "region": LOCAL_REGION}
+        self._local = {**local, "account": LOCAL_ACCOUNT}
 
-    def name_stack(self, stack: str) -> None:
-        """The stack of a command that needs no target (cost without --measured)."""
-        self._stack = stack
+    def bind_offline(self, target: dict[str, Any], label: str, stack: str) -> None:
+        """A command that makes no AWS call (cost): its target and stack, as bind() gives
+        them, from the flags and settings alone."""
+        self.name_where(target, stack)
+        self.header(label, stack)
+
+    def name_where(self, target: dict[str, Any], stack: str | None) -> None:
+        """The target and stack --json names when no context was bound (no header)."""
+        self._local, self._stack = target, stack
+
+    @property
+    def named(self) -> bool:
+        return self._local is not None
 
     def envelope(self) -> dict[str, Any]:
         if self.context is None:
-            return {"target": getattr(self, "_local", None), "stack": getattr(self, "_stack", None)}
+            return {"target": self._local, "stack": self._stack}
         return {"target": self.context.target_json(), "stack": self.context.settings.stack}
 
     def emit_json(self, data: Any, *, lines: bool = False, envelope: bool = True) -> None:
@@ -202,7 +244,7 @@ class Renderer:
             }
             if getattr(err, "details", None) is not None:
                 error["details"] = err.details
-            self.emit_json({"error": error})
+            self.emit_json({"error": error}, lines=self.json_lines)
         self.err.print(Text("Error: ", style="bold red") + Text(err.message))
         if err.hint:
             self.err.print(Text(err.hint, style="dim"))
@@ -372,7 +414,9 @@ class Renderer:
                 lambda n, t: bar.update(done, completed=n, total=t),
             )
 
-    def submit_report(self, report: Any, ctx: Context) -> None:
+    def submit_report(self, report: Any, ctx: Context, web: str | None = None) -> None:
+        """The orders (up to 20), the summary adding up, and the next step: `status`, or the
+        order's page when the web app runs (`web`, its base URL)."""
         if self.json_mode:
             self.emit_json(report.to_json())
             return
@@ -436,8 +480,12 @@ class Renderer:
         if sent:
             if len(sent) == 1:
                 follow = ctx.command(f"status {sent[0].order_id}")
+                if web:
+                    follow += f"  or open {web.rstrip('/')}/orders/{sent[0].order_id}"
             else:
                 follow = ctx.command("status")
+                if web:
+                    follow += f"  or open {web.rstrip('/')}/dashboard"
             self.out.print(Text("Next: ", style="dim") + Text(follow))
 
     # -- status ----------------------------------------------------------------
@@ -466,6 +514,16 @@ class Renderer:
                         style=style,
                     )
                 )
+        alarm = st.get("alarm")
+        if alarm:
+            firing = alarm["state"] == "ALARM"
+            self.out.print(
+                Text(
+                    f"alarm  {alarm['name']}: {alarm['state']}"
+                    + (" (the DLQ is not empty)" if firing else ""),
+                    style="red" if firing else "",
+                )
+            )
         ex = st["executions"]
         line = (
             f"executions: {ex['running']} running, {ex['succeeded']} succeeded, "
@@ -565,8 +623,7 @@ class Renderer:
                 line += Text(f"  {s['error']}{cause}", style="red")
             self.out.print(line)
             for entry in s["logs"]:
-                message = entry["message"].split("\t")[-1]  # drop Lambda's level/time/request id
-                self.out.print(Text(f"      {message}", style="dim"))
+                self.out.print(Text(f"      {_log_text(entry)}", style="dim"))
         if o["current_step"]:
             self.out.print(Text(f"running: {o['current_step']}", style="yellow"))
         payment = (o["output"] or {}).get("payment") if isinstance(o["output"], dict) else None
@@ -581,6 +638,8 @@ class Renderer:
 
     # -- tail ------------------------------------------------------------------
     def tail_line(self, line: Any) -> None:
+        """One event; with --json one JSON Lines record carrying target and stack, as every
+        JSON output does (an error ending the stream is one more such record)."""
         if self.json_mode:
             self.emit_json(line.to_json(), lines=True)
             return
@@ -687,6 +746,16 @@ class Renderer:
         self.out.print(table)
         for note in est.notes:
             self.out.print(Text(f"- {note}", style="dim"))
+
+
+def _log_text(entry: Mapping[str, Any]) -> str:
+    """A Lambda log line as a person reads it: `ProcessPayment: declined`, not the JSON the
+    handler wrote nor Lambda's level, time and request id (the JSON output keeps the line)."""
+    from ordercli.operate.tail import log_line
+
+    line = log_line(entry["function"], {"message": entry["message"], "timestamp": 0})
+    message = line.message if line else entry["message"].split("\t")[-1]
+    return f"{entry['function']}: {message}"
 
 
 def _usd(value: float) -> str:

@@ -38,13 +38,14 @@ def test_global_options_are_declared_once_and_named_in_every_help() -> None:
     for option in ("--stack", "--region", "--profile", "--json", "--local", "--endpoint-url"):
         assert option in out
     assert "--debug" in out and "--version" in out and "--install-completion" in out
-    for command in ("init", "up", "teardown", "submit", "status", "tail", "dlq"):
+    commands = ("init", "up", "teardown", "submit", "status", "tail", "dlq", "policy", "cost")
+    for command in commands:
         code, out, _ = invoke(command, "--help")
         assert code == 0
         assert "Global options go before or after the command" in out, command
         assert "Examples:" in out and f"ordercli {command}" in out, command
-    for command in ("start", "stop", "status"):
-        code, out, _ = invoke("local", command, "--help")
+    for command in ("start", "stop", "status", "reset", "--help"):
+        code, out, _ = invoke("local", command, *(() if command == "--help" else ("--help",)))
         assert code == 0 and "Examples:" in out, command
 
 
@@ -69,6 +70,16 @@ def test_no_credentials_is_one_clear_line_exit_1(monkeypatch: pytest.MonkeyPatch
     assert code == 1
     assert "No AWS credentials" in err and "--local" in err
     assert "Traceback" not in err
+    # --json names target and stack even though no call got that far
+    code, out, _ = invoke("policy", "--json", "--stack", "shop")
+    data = json.loads(out)
+    assert code == 1 and data["stack"] == "shop" and data["error"]["exit_code"] == 1
+    assert data["target"] == {
+        "kind": "aws",
+        "endpoint": "http://127.0.0.1:9",
+        "region": "us-east-1",
+        "account": None,
+    }
 
 
 def test_json_errors_are_json_on_stdout(tmp_path: Path) -> None:
@@ -140,6 +151,10 @@ def test_init_writes_a_file_and_will_not_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "ordercli.yaml").read_text().startswith("# ordercli configuration")
     code, _, err = invoke("init")
     assert code == 2 and "--force" in err
+    code, out, _ = invoke("init", "--json", "--force", "--stack", "shop")
+    data = json.loads(out)
+    assert code == 0 and data["stack"] == "shop" and data["target"]["kind"] == "aws"
+    assert data["written"] == "ordercli.yaml"
 
 
 def test_local_commands_without_an_emulator() -> None:
@@ -300,6 +315,19 @@ def test_json_has_target_and_stack_objects_everywhere(mocked: None) -> None:
     data = json.loads(out)
     assert code == 1 and data["stack"] == "nope" and data["target"]["kind"] == "aws"
     assert data["error"]["exit_code"] == 1
+    # a command that makes no AWS call names its target from the flags and settings
+    code, out, _ = invoke("cost", "--json", "--stack", "c1", "--region", "eu-west-1")
+    data = json.loads(out)
+    assert code == 0 and list(data)[:2] == ["target", "stack"] and data["stack"] == "c1"
+    assert data["target"] == {
+        "kind": "aws",
+        "endpoint": None,
+        "region": "eu-west-1",
+        "account": None,
+    }
+    code, out, _ = invoke("cost", "--json", "--local", "--port", "4698")
+    target = json.loads(out)["target"]
+    assert target["kind"] == "local" and target["endpoint"] == "http://127.0.0.1:4698"
 
 
 def test_invalid_file_rows_are_objects_in_json(tmp_path: Path) -> None:
@@ -364,6 +392,10 @@ def test_json_times_are_iso_utc_and_absent_values_null() -> None:
         "startDate": datetime(2026, 11, 28, 5, 9, 12, 345000, tzinfo=UTC),
         "count": 3,
         "orderId": "o-1",
+        # ISO strings in other forms (status ID's step times, local status's start)
+        "started": "2026-11-28T07:36:58.856000+00:00",
+        "started_at": "2026-11-28T07:36:46Z",
+        "stopped": None,
     }
     assert jsonable(data) == {
         "time": "2026-11-18T11:06:40.250Z",
@@ -371,6 +403,9 @@ def test_json_times_are_iso_utc_and_absent_values_null() -> None:
         "startDate": "2026-11-28T05:09:12.345Z",
         "count": 3,
         "orderId": "o-1",
+        "started": "2026-11-28T07:36:58.856Z",
+        "started_at": "2026-11-28T07:36:46.000Z",
+        "stopped": None,
     }
 
 
@@ -398,6 +433,8 @@ ONE = ("submit", "--customer", "Ada", "--product", "Book", "--amount", "5")
         (("submit", "--file", "/tmp"), "is a directory"),
         ((*ONE, "--stack", "ünïcode"), "stack"),
         ((*ONE, "--stack", "x" * 500), "stack"),
+        (("--region", "mars-1", "status"), "region name"),
+        (("--region", "us-east-1\n", "cost"), "region name"),
         ((*ONE, "--concurrency", "0"), "--concurrency"),
         ((*ONE, "--timeout", "-1"), "--timeout"),
         (("--config", "/nonexistent.yaml", "status"), "--config"),

@@ -30,27 +30,36 @@ def by_item(est: cost.Estimate) -> dict[str, tuple[float, float]]:
 
 
 def test_ten_thousand_orders_by_hand() -> None:
+    """us-east-1 list prices, each checked on its AWS pricing page on 2026-11-28."""
     est = cost.stack_cost(settings(), ORDERS)
     # Step Functions: the success path ValidateOrder > ProcessPayment > SendNotification >
-    # OrderConfirmed enters 4 states: 40,000 transitions at $0.025 per 1,000; 4,000 free.
+    # OrderConfirmed enters 4 states: 40,000 transitions at $0.025 per 1,000 = $1.00;
+    # 4,000 always free: 36,000 x $0.025 / 1,000 = $0.90.
     sfn = 40_000 * 0.025 / 1000
     sfn_free = (40_000 - 4_000) * 0.025 / 1000
-    # SQS: 3 requests an order plus 5 pollers x 20 s long polls x 730 h = 657,000; $0.40/M,
-    # 1M free.
+    assert (sfn, sfn_free) == (pytest.approx(1.00), pytest.approx(0.90))
+    # SQS: 3 requests an order = 30,000, plus 5 pollers x one 20 s long poll x 730 h =
+    # 5 x 730 x 3,600 / 20 = 657,000: 687,000 at $0.40 per million = $0.2748; 1M free.
     sqs = (30_000 + 5 * 730 * 3600 / 20) * 0.40 / 1e6
-    # Lambda: 4 invocations an order at $0.20/M (1M free); 128 MB for 80 + 10 + 50 + 60 ms
-    # = 0.2 s an order: 10,000 x 0.2 x 0.125 = 250 GB-s at $0.0000166667 (400,000 free).
+    assert sqs == pytest.approx(0.2748)
+    # Lambda: 4 invocations an order = 40,000 at $0.20 per million = $0.008 (1M free);
+    # 128 MB = 0.125 GB for 80 + 10 + 50 + 60 ms = 0.2 s an order:
+    # 10,000 x 0.2 x 0.125 = 250 GB-s at $0.0000166667 = $0.0041667 (400,000 free).
     lam_requests = 40_000 * 0.20 / 1e6
     lam_compute = 250 * 0.0000166667
-    sns = 10_000 * 0.50 / 1e6  # 1M free
-    # DynamoDB on demand: one write at $0.625/M and one read at $0.125/M an order, no free tier
-    ddb_w, ddb_r = 10_000 * 0.625 / 1e6, 10_000 * 0.125 / 1e6
-    # Logs: 40,000 invocations x 500 bytes; stored 14 of 30 days; 5 GB free for both
+    assert (lam_requests, lam_compute) == (pytest.approx(0.008), pytest.approx(0.0041667, rel=1e-4))
+    sns = 10_000 * 0.50 / 1e6  # 10,000 publishes at $0.50 per million = $0.005; 1M free
+    # DynamoDB on demand: one conditional write an approved order, $0.625 per million WRU
+    # = $0.00625; on-demand requests have no free tier
+    ddb_w = 10_000 * 0.625 / 1e6
+    # Logs: 40,000 invocations x 500 bytes = 0.018626 GiB ingested at $0.50/GB; stored 14
+    # of 30 days at $0.03/GB-month; the 5 GB always free covers both
     gb = 40_000 * 500 / GIB
     ingest, store = gb * 0.50, gb * 14 / 30 * 0.03
-    dashboard, alarm = 3.00, 0.10  # 3 dashboards and 10 alarms free
-    # the web app: t3.micro 730 h at $0.0104, 8 GB gp3 at $0.08, a public IPv4 730 h at
-    # $0.005; all inside the first year's free tier
+    dashboard, alarm = 3.00, 0.10  # 3 dashboards and 10 alarms always free
+    # the web app: t3.micro 730 h at $0.0104 = $7.592, an 8 GB gp3 volume at $0.08 per
+    # GB-month = $0.64, a public IPv4 address 730 h at $0.005 = $3.65; all inside the
+    # first year's free tier (750 h, 30 GB, 750 h)
     ec2, ebs, ipv4 = 730 * 0.0104, 8 * 0.08, 730 * 0.005
     expected = {
         "SQS: requests (3/order + idle polling)": (sqs, 0),
@@ -59,7 +68,6 @@ def test_ten_thousand_orders_by_hand() -> None:
         "Lambda: compute (128 MB)": (lam_compute, 0),
         "SNS: publishes (1/order)": (sns, 0),
         "DynamoDB: payments writes (1/order)": (ddb_w, ddb_w),
-        "DynamoDB: payments reads (1/order)": (ddb_r, ddb_r),
         "CloudWatch: Logs ingestion": (ingest, 0),
         "CloudWatch: Logs storage (14-day retention)": (store, 0),
         "CloudWatch: dashboard": (dashboard, 0),
@@ -72,14 +80,19 @@ def test_ten_thousand_orders_by_hand() -> None:
     assert list(got) == list(expected)
     for key, (usd, free) in expected.items():
         assert got[key] == (pytest.approx(usd), pytest.approx(free, abs=1e-12)), key
-    assert est.total == pytest.approx(16.2910407, abs=1e-6)
-    assert est.total_free_tier == pytest.approx(0.9075)
+    # without the free tier: 0.2748 + 1.00 + 0.008 + 0.0041667 + 0.005 + 0.00625
+    # + 0.0093132 + 0.0002608 + 3.00 + 0.10 + 7.592 + 0.64 + 3.65 = 16.2897907;
+    # with it: the Step Functions transitions past 4,000 and the DynamoDB writes
+    # 0.90 + 0.00625 = 0.90625
+    assert est.total == pytest.approx(16.2897907, abs=1e-6)
+    assert est.total_free_tier == pytest.approx(0.90625)
     assert est.success_path == (
         "ValidateOrder",
         "ProcessPayment",
         "SendNotification",
         "OrderConfirmed",
     )
+    assert all(line.source.startswith("https://aws.amazon.com/") for line in est.lines)
 
 
 def test_the_free_tier_runs_out_with_volume() -> None:
@@ -163,7 +176,7 @@ def test_cli_json_and_config(tmp_path: Path) -> None:
     assert data["stack"] == "orders" and data["estimate"] is True
     assert data["prices"] == {
         "region": "us-east-1",
-        "as_of": "2025-06-01",
+        "as_of": "2026-11-28",
         "source": data["prices"]["source"],
     }
     assert data["state_transitions_per_order"] == 4
@@ -212,3 +225,9 @@ def test_measured_durations_come_from_the_stack_logs(make_ctx: Any) -> None:
     est = cost.stack_cost(settings(), ORDERS, durations_ms=measured, durations_source="measured")
     assert est.durations_ms["ProcessPayment"] == 40.0
     assert est.durations_ms["ValidateOrder"] == cost.ASSUMED_MS["ValidateOrder"]
+
+
+def test_another_region_is_told_the_prices_are_us_east_1s() -> None:
+    notes = cost.stack_cost(settings(region="eu-west-1"), ORDERS).notes
+    assert any("Prices are us-east-1's; the stack's region eu-west-1" in n for n in notes)
+    assert not any("Prices are" in n for n in cost.stack_cost(settings(), ORDERS).notes)

@@ -29,19 +29,22 @@ VOLATILE = [
 ]
 
 
+APPLIED = re.compile(r"^  [✓✗-] (create|update|delete) ")
+
+
 def normalise(text: str) -> str:
     """Volatile parts replaced; the lines of resources applied concurrently sorted."""
     for pattern, repl in VOLATILE:
         text = pattern.sub(repl, text)
     lines = [line.rstrip() for line in text.splitlines()]
 
-    def concurrent(line: str) -> bool:  # result lines and notes of resources applied at once
-        return line.startswith("  ") and "│" not in line
+    def result(line: str) -> bool:  # a result line of a resource applied
+        return APPLIED.match(line) is not None
 
     out: list[str] = []
-    run: list[str] = []
+    run: list[str] = []  # result lines of resources applied at once, with their notes
     for line in [*lines, ""]:
-        if concurrent(line):
+        if result(line) or (run and line.startswith("  ") and "│" not in line):
             run.append(line)
             continue
         out.extend(sorted(run))
@@ -161,6 +164,8 @@ def test_the_life_of_a_stack(cli, mocked: None) -> None:  # type: ignore[no-unty
     )
     code, out = cli("dlq", "--stack", "snap")
     check("dlq_one", f"exit {code}\n{out}")
+    code, out = cli("dlq", "--stack", "snap", "--redrive")
+    check("dlq_redrive", f"exit {code}\n{out}")
 
     code, out = cli("tail", "--stack", "snap", "--no-follow")
     check("tail_no_follow", f"exit {code}\n{out}")
@@ -204,3 +209,146 @@ def test_teardown_question_names_where_and_what_waits(make_ctx) -> None:  # type
         "region us-east-1)?\n"
         "Orders still waiting are deleted with the queues: 4 in the queue, 2 in the DLQ."
     )
+
+
+def test_the_emulator_commands_while_it_runs(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`local start`, `status`, `stop` and `reset` with an emulator running: the process
+    control is replaced by what it reports, so the text is exact."""
+    from ordercli.local import control
+
+    state = control.EmulatorState(
+        pid=4242, port=4697, started_at=1_795_000_000.0, log_file="/home/u/.ordercli/e.log"
+    )
+    info = {
+        "running": True,
+        "pid": 4242,
+        "port": 4697,
+        "endpoint": "http://127.0.0.1:4697",
+        "webapp": "http://127.0.0.1:8097",
+        "started_at": "2026-11-18T11:06:40Z",
+        "uptime_seconds": 1.5,
+        "log_file": "/home/u/.ordercli/emulator-4697.log",
+        "home": "/home/u/.ordercli",
+        "state_dir": "/home/u/.ordercli/state-4697",
+        "state_bytes": 2_400_000,
+        "last_start": {
+            "restored": True,
+            "messages": 12,
+            "executions": 340,
+            "restarted": 2,
+            "replayed": 5,
+            "seconds": 0.31,
+            "set_aside": None,
+            "reason": None,
+        },
+    }
+    saved = {"drain_seconds": 1.25, "bytes": 2_500_000, "save_seconds": 0.4, "unfinished": 1}
+    monkeypatch.setattr(control, "start", lambda port=None: (state, True))
+    monkeypatch.setattr(control, "status", lambda port=None: info)
+    monkeypatch.setattr(control, "stop_saving", lambda p, t: control.Stopped(state, saved))
+    monkeypatch.setattr(control, "reset", lambda port=None: 2_400_000)
+    code, out = cli("local", "start", "--port", "4697")
+    check("local_start", f"exit {code}\n{out}")
+    code, out = cli("local", "status", "--port", "4697")
+    check("local_status_running", f"exit {code}\n{out}")
+    code, out = cli("local", "stop", "--port", "4697")
+    check("local_stop_saved", f"exit {code}\n{out}")
+    code, out = cli("local", "reset", "--port", "4697", "--yes")
+    check("local_reset", f"exit {code}\n{out}")
+
+
+def test_status_of_a_declined_order(cli, mocked: None, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`status ID` of an order that took the failure branch: its steps, what the customer was
+    told and the lines each function logged (read as a person would, not as JSON)."""
+    from ordercli.operate import status as engine
+
+    order = "01JD6ZQ7R8XK3V5Y2N4M6P8Q0S"
+
+    def log(fn: str, level: str, body: str) -> dict[str, str]:
+        line = f"[{level}]\t2026-11-28T07:36:58.859Z\t7e260e88-8771-4259-9646-41d9826c8ca2\t{body}"
+        return {"time": "2026-11-28T07:36:58.861Z", "function": fn, "message": line}
+
+    def step(name: str, status: str, ms: float, *logs: dict[str, str], **err: str) -> dict:  # type: ignore[type-arg]
+        return {
+            "name": name,
+            "status": status,
+            "duration_ms": ms,
+            "error": err.get("error"),
+            "cause": err.get("cause"),
+            "logs": list(logs),
+        }
+
+    declined = {
+        "orderId": order,
+        "status": "FAILED",
+        "outcome": {
+            "status": "FAILED",
+            "error": "PaymentDeclined",
+            "message": "Your payment was declined, so the order was not placed.",
+            "notified": True,
+            "label": "declined",
+        },
+        "current_step": None,
+        "output": None,
+        "dead_letter": None,
+        "steps": [
+            step(
+                "ValidateOrder",
+                "succeeded",
+                13,
+                log("ValidateOrder", "INFO", json.dumps({"orderId": order, "result": "valid"})),
+            ),
+            step(
+                "ProcessPayment",
+                "failed",
+                54,
+                log("ProcessPayment", "INFO", json.dumps({"orderId": order, "result": "declined"})),
+                error="PaymentDeclined",
+                cause="payment of 12.50 was declined",
+            ),
+            step(
+                "NotifyPaymentDeclined",
+                "succeeded",
+                61,
+                log(
+                    "SendNotification",
+                    "INFO",
+                    json.dumps({"orderId": order, "result": "PaymentDeclined"}),
+                ),
+            ),
+            step(
+                "PaymentDeclined",
+                "failed",
+                0,
+                error="PaymentDeclined",
+                cause="The payment was declined.",
+            ),
+        ],
+    }
+    monkeypatch.setattr(engine, "order_status", lambda ctx, order_id: declined)
+    boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="snap-orders")
+    code, out = cli("status", "--stack", "snap", order)
+    check("status_order_declined", f"exit {code}\n{out}")
+
+
+def test_submit_names_the_web_page_when_the_local_app_runs(make_ctx) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from ordercli.operate.submit import OrderResult, SubmitReport
+    from ordercli.render import Renderer
+
+    ctx = make_ctx("w")
+    for results, expected in (
+        (
+            [OrderResult("o-1", "QUEUED")],
+            "Next: ordercli status o-1 --stack w  or open http://127.0.0.1:8097/orders/o-1",
+        ),
+        (
+            [OrderResult("o-1", "QUEUED"), OrderResult("o-2", "QUEUED")],
+            "Next: ordercli status --stack w  or open http://127.0.0.1:8097/dashboard",
+        ),
+    ):
+        render = Renderer(width=100, color=False)
+        render.out.file = io.StringIO()
+        render.submit_report(SubmitReport(results), ctx, web="http://127.0.0.1:8097/")
+        assert render.out.file.getvalue().splitlines()[-1] == expected

@@ -94,6 +94,19 @@ def test_a_stack_that_is_not_deployed_says_so(make_ctx: MakeCtx) -> None:
 
 
 # -- the stack -----------------------------------------------------------------------------
+def test_stack_status_shows_the_dlq_alarm_state(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx("al")
+    deploy.up(ctx)
+    boto3.client("cloudwatch", region_name=REGION).set_alarm_state(
+        AlarmName=ctx.names.dlq_alarm, StateValue="ALARM", StateReason="test"
+    )
+    data = json.loads(cli("status", "--stack", "al", "--json").stdout)
+    assert data["alarm"]["name"] == "al-orders-dlq-not-empty"
+    assert data["alarm"]["state"] == "ALARM" and data["alarm"]["since"].endswith("Z")
+    human = cli("status", "--stack", "al").stdout
+    assert "alarm  al-orders-dlq-not-empty: ALARM (the DLQ is not empty)" in human
+
+
 def test_stack_status_shows_the_figures_of_the_window(
     make_ctx: MakeCtx, figures: list[float]
 ) -> None:
@@ -182,7 +195,7 @@ def test_status_id_tells_the_outcome(
     described_as(monkeypatch, ctx, **fields)
     data = status.order_status(ctx, "o-1")
     assert data["outcome"]["label"] == label and message in data["outcome"]["message"]
-    text = json.dumps(data)
+    text = json.dumps(data, default=str)
     assert "stackTrace" not in text and "/var/task" not in text
     if fields.get("cause"):
         assert data["cause"] == "the payment service did not answer"

@@ -122,6 +122,21 @@ def test_consumer_lines_name_message_and_order_never_by_request() -> None:
     assert (failed.order_id, failed.message_id, failed.outcome) == (None, "m-2", "fail")
     assert failed.to_json()["orderId"] is None
     assert failed.to_json()["time"] == "1970-01-01T00:00:01.001Z"
+    # a dead letter's line says why, as `dlq` does
+    letter = {
+        "messageId": "m-3",
+        "orderId": None,
+        "step": "StartOrderWorkflow",
+        "result": "dead-lettered",
+        "reason": "not-json",
+        "error": "body is not JSON",
+    }
+    dead = tail.log_line(
+        "StartOrderWorkflow",
+        {"timestamp": 1002, "message": lambda_line("req-1", json.dumps(letter), "WARNING")},
+        known,
+    )
+    assert dead is not None and dead.message == "dead-lettered (not-json): body is not JSON"
 
 
 def test_a_workflow_error_line_is_attributed_through_its_request() -> None:
@@ -177,6 +192,26 @@ def test_without_follow_prints_the_window_and_exits(make_ctx: MakeCtx) -> None:
         ("o-1", "execution", "started")
     ]
     assert lines[0]["time"].endswith("Z")
+    # every record carries the target and stack first, as every command's JSON does
+    assert list(lines[0])[:2] == ["target", "stack"]
+    assert lines[0]["stack"] == "tl"
+    assert lines[0]["target"] == {
+        "kind": "aws",
+        "endpoint": None,
+        "region": REGION,
+        "account": "123456789012",  # known once a call asked for it
+    }
+
+
+def test_json_lines_end_with_an_error_record_on_one_line(make_ctx: MakeCtx) -> None:
+    make_ctx("fresh")
+    result = CliRunner().invoke(app, ["tail", "--stack", "fresh", "--json"])
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    record = json.loads(line)
+    assert record["stack"] == "fresh" and record["target"]["kind"] == "aws"
+    assert record["error"]["exit_code"] == 1
+    assert "not deployed" in record["error"]["message"]
 
 
 def test_follow_of_an_order_stops_when_it_is_terminal(make_ctx: MakeCtx) -> None:

@@ -26,10 +26,9 @@ def own_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     env = {"ORDERCLI_HOME": str(tmp_path / "home"), "ORDERCLI_LOCAL_PORT": str(free_port())}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    state, started = control.start()
-    assert started
-    try:
-        yield {**os.environ, **env, "endpoint": state.endpoint}
+    endpoint = f"http://127.0.0.1:{env['ORDERCLI_LOCAL_PORT']}"
+    try:  # the test's `up --local` starts it
+        yield {**os.environ, **env, "endpoint": endpoint}
     finally:
         control.stop()
 
@@ -50,6 +49,11 @@ def test_tail_and_status_on_an_emulator_that_then_stops(own_emulator: dict[str, 
     env = own_emulator
     up = ordercli(env, "up", "--local", "--stack", STACK, "--no-web")
     assert up.returncode == 0, up.stderr
+    # it says it left an emulator running, and how to stop it
+    assert up.stdout.splitlines()[1] == (
+        f"Started the local emulator in the background at {env['endpoint']}; it keeps running "
+        f"after this command. Stop it with: ordercli local stop"
+    )
     one = ordercli(
         env, "submit", "--local", "--stack", STACK, "--customer", "Ann", "--product", "Pen",
         "--amount", "3", "--order-id", "tail-1", "--wait", "--json",

@@ -175,6 +175,7 @@ def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
         counts_f = {s: pool.submit(count_executions, sfn, arn, s) for s in EXECUTION_STATES}
         errors_f = pool.submit(failure_reasons, sfn, arn)
         figures_f = pool.submit(monitoring, ctx, since) if since is not None else None
+        alarm_f = pool.submit(alarm_state, ctx.aws.client("cloudwatch"), names.dlq_alarm)
         plan = plan_f.result()
         counts = {s.lower(): f.result() for s, f in counts_f.items()}
         by_error = errors_f.result()
@@ -199,6 +200,7 @@ def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
             "by_error": by_error,
             "by_error_sample": min(FAILURE_SAMPLE, counts["failed"]),
         },
+        "alarm": alarm_f.result(),
         "webapp": webapp_status(ctx),
         "monitoring": _figures(figures_f, since) if figures_f is not None else None,
     }
@@ -208,6 +210,23 @@ def stack_status(ctx: Any, since: float | None = None) -> dict[str, Any]:
             f"region={names.region}#dashboards:name={names.dashboard}"
         )
     return out
+
+
+def alarm_state(cloudwatch: Any, name: str) -> dict[str, Any] | None:
+    """The DLQ alarm's state (OK, ALARM, INSUFFICIENT_DATA) and since when; None when it
+    does not exist or cannot be read (the rest of `status` stands)."""
+    try:
+        found = cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
+    except Exception:
+        return None
+    if not found:
+        return None
+    alarm = found[0]
+    return {
+        "name": name,
+        "state": alarm.get("StateValue"),
+        "since": alarm.get("StateUpdatedTimestamp"),
+    }
 
 
 def _figures(future: Any, since: float | None) -> dict[str, Any]:
@@ -343,8 +362,8 @@ def order_status(ctx: Any, order_id: str) -> dict[str, Any]:
         "orderId": order_id,
         "status": d["status"],
         "outcome": {**outcome.to_json(), "label": outcome_label(outcome)},
-        "started": d["startDate"].isoformat(),
-        "stopped": d["stopDate"].isoformat() if d.get("stopDate") else None,
+        "started": d["startDate"],
+        "stopped": d.get("stopDate"),
         "current_step": running[-1] if running else None,
         "input": _loads(d.get("input")),
         "output": _public_output(_loads(d.get("output"))),

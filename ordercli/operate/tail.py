@@ -132,6 +132,10 @@ def log_line(
         step = str(data.get("step") or fn)
         result = data.get("result") or data.get("error") or ""
         body = str(result)
+        if data.get("reason"):  # a dead letter's reason and error, as `dlq` shows them
+            body += f" ({data['reason']})"
+        if data.get("result") and data.get("error"):
+            body += f": {data['error']}"
         outcome = (
             "fail"
             if data.get("error")
