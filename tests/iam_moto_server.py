@@ -1,6 +1,6 @@
 """A moto server that enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT from the environment), for
-tests/test_deployer_policy.py. Two adjustments, both so that a scoped policy is judged the
-way AWS judges it where moto cannot:
+tests/test_deployer_policy.py. Adjustments, each so that a scoped policy is judged the
+way AWS judges it where moto cannot, or that a call moto lacks is served at all:
 
 - moto names the resource of most requests `*` (it knows the ARN only for SQS, IAM, STS and
   S3); a statement with a scoped Resource is then taken to match, so for those services the
@@ -15,7 +15,17 @@ way AWS judges it where moto cannot:
 - moto names a role that does not exist yet `*`; AWS authorizes on the ARN the name makes;
 - moto names CloudWatch's actions by its endpoint (`monitoring:`); IAM's prefix is
   `cloudwatch:`; and it asks for `sqs:SendMessageBatch` (and other *Batch actions), which IAM
-  authorizes as the single-message action ("Amazon SQS API permissions" reference).
+  authorizes as the single-message action ("Amazon SQS API permissions" reference);
+- moto has no SQS message move task (StartMessageMoveTask, ListMessageMoveTasks: its server
+  answers HTTP 500 "The start_message_move_task action has not been implemented"; an open
+  pull request, getmoto/moto#10265, adds them), so `dlq --redrive` could not be proven; this
+  server adds both, moving every message at once and listing the task COMPLETED (AWS runs
+  the move in the background, "StartMessageMoveTask", Amazon SQS API Reference). IAM is
+  checked before the action runs, as for any other;
+- an action moto lacks raises NotImplementedError, which its server turns into a bare HTTP
+  500; this server answers 501 with the error code NotImplemented and moto's message (in the
+  query protocol's XML, which Elastic Beanstalk speaks), so a test can tell "authorized, then
+  not served" from a failure. IAM has allowed the call by then.
 
 usage: python -m tests.iam_moto_server PORT"""
 
@@ -23,7 +33,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+import uuid
 from typing import Any
+from xml.sax.saxutils import escape
 
 PASSES_ROLE = {
     "lambda:CreateFunction": ("Role", "lambda.amazonaws.com"),
@@ -55,8 +68,78 @@ def _grants_pass_role(statement: dict[str, Any], role: str, service: str) -> boo
     )
 
 
+MOVE_TASKS: dict[str, list[dict[str, Any]]] = {}  # by source ARN, newest first
+
+
+def _queue_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def start_message_move_task(self: Any) -> Any:
+    """Move every message of SourceArn to DestinationArn (attributes kept), now."""
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import InvalidParameterValue
+
+    source, destination = self._get_param("SourceArn"), self._get_param("DestinationArn")
+    if not destination:
+        raise InvalidParameterValue("this test server needs a DestinationArn")
+    backend = self.sqs_backend
+    src, dst = _queue_name(source), _queue_name(destination)
+    backend.get_queue(dst)  # QueueDoesNotExist before anything moves
+    moved = 0
+    while got := backend.receive_message(src, 10, 0, 30, message_attribute_names=["All"]):
+        for message in got:
+            backend.send_message(
+                dst, message.body, message_attributes=message.message_attributes or None
+            )
+            backend.delete_message(src, message.receipt_handle)
+            moved += 1
+    handle = str(uuid.uuid4())
+    MOVE_TASKS.setdefault(source, []).insert(
+        0,
+        {
+            "TaskHandle": handle,
+            "Status": "COMPLETED",
+            "SourceArn": source,
+            "DestinationArn": destination,
+            "ApproximateNumberOfMessagesMoved": moved,
+            "ApproximateNumberOfMessagesToMove": moved,
+            "StartedTimestamp": int(time.time() * 1000),
+        },
+    )
+    return ActionResult({"TaskHandle": handle})
+
+
+def list_message_move_tasks(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    tasks = MOVE_TASKS.get(self._get_param("SourceArn"), [])
+    return ActionResult({"Results": tasks[: int(self._get_param("MaxResults") or 1)]})
+
+
+def _not_implemented_answered(call_action: Any) -> Any:
+    def call(self: Any) -> Any:
+        try:
+            return call_action(self)
+        except NotImplementedError as exc:
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>NotImplemented</Code>"
+                f"<Message>{escape(str(exc))}</Message></Error></ErrorResponse>"
+            )
+            return 501, {"Content-Type": "text/xml"}, body
+
+    return call
+
+
 def patch_moto() -> None:
+    from moto.core.responses import BaseResponse
     from moto.iam import access_control as ac
+    from moto.sqs.responses import SQSResponse
+
+    BaseResponse.call_action = _not_implemented_answered(BaseResponse.call_action)  # type: ignore[method-assign]
+
+    SQSResponse.start_message_move_task = start_message_move_task  # type: ignore[attr-defined]
+    SQSResponse.list_message_move_tasks = list_message_move_tasks  # type: ignore[attr-defined]
 
     matches = ac.IAMPolicyStatement._check_element_matches
 

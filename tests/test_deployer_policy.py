@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from ordercli.cli import app
 from ordercli.deploy.deployer_policy import deployer_policy
-from ordercli.names import Names
+from ordercli.names import TAG_KEY, Names
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,15 +100,24 @@ CYCLE = (
     ("submit", "--customer", "Ada", "--product", "book", "--amount", "12.50", "--order-id", "o-1"),
     ("status", "o-1"),
     ("tail", "--no-follow"),
-    ("dlq",),  # (--redrive: moto's server fails StartMessageMoveTask with a 500 in this mode)
+    ("dlq",),
+    ("dlq", "--redrive"),  # (the server adds SQS's move task, which moto lacks)
     ("teardown", "--yes"),
 )
+
+
+def _dead_letter(server: dict[str, Any], stack: str) -> None:
+    """One dead letter in the stack's DLQ, put there by the admin (moto runs no consumer)."""
+    sqs = server["admin"].client("sqs", endpoint_url=server["endpoint"])
+    dlq = sqs.get_queue_url(QueueName=f"{stack}-orders-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"orderId": "o-dead"}')
 
 
 def _run_cycle(
     server: dict[str, Any], stack: str, creds: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, int, str] | None:
-    """The commands in order as that user; the first failure (command, exit code, output)."""
+    """The commands in order as that user, a dead letter made after `up`; the first failure
+    (command, exit code, output). `dlq --redrive` must move that dead letter."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
     for k, v in creds.items():
         monkeypatch.setenv(k, v)
@@ -116,6 +126,10 @@ def _run_cycle(
         got = runner.invoke(app, [command[0], "--stack", stack, *command[1:]])
         if got.exit_code != 0 and not (command == ("status", "o-1") and NOT_STARTED in got.output):
             return " ".join(command), got.exit_code, got.output
+        if command[0] == "up":
+            _dead_letter(server, stack)
+        if command == ("dlq", "--redrive"):
+            assert "Moved 1 message(s) back to the queue (StartMessageMoveTask" in got.output
     return None
 
 
@@ -174,3 +188,123 @@ def test_without_any_one_statement_a_command_fails_naming_the_action(
         assert code == 1 and "Traceback" not in output, (sid, command, output)
         assert "not authorized" in text or "AccessDenied" in text, (sid, command, output)
         assert any(a in text for a in removed["Action"]), (sid, command, output)
+        if sid == "RedriveDeadLetters":  # everything else passed; the redrive alone is refused
+            assert command == "dlq --redrive" and "sqs:StartMessageMoveTask" in text, output
+
+
+# -- Elastic Beanstalk ------------------------------------------------------------------------
+# moto serves only part of Elastic Beanstalk, so a web-enabled `up` cannot run against it; but
+# its server checks IAM before it looks for the action, so every call ordercli makes can be
+# authorized (or refused) there, served or not. These are those calls, in an order moto can
+# serve, with the parameters ordercli sends (ordercli/deploy/resources/eb_*.py).
+EB_LABEL = "ordercli-0123456789abcdef"
+MOTO_LACKS = {  # answered NotImplemented by moto 5.x after IAM allowed them
+    "CreateStorageLocation",
+    "CreateApplicationVersion",
+    "DescribeApplicationVersions",
+    "DescribeConfigurationSettings",
+    "UpdateEnvironment",
+    "DescribeEvents",
+    "DescribeEnvironmentHealth",
+    "TerminateEnvironment",
+}
+
+
+def _eb_calls(stack: str) -> list[tuple[str, dict[str, Any]]]:
+    n = Names(stack, "us-east-1", ACCOUNT)
+    app, env = n.webapp_application, n.webapp_environment
+    bucket = f"elasticbeanstalk-us-east-1-{ACCOUNT}"
+    tags = [{"Key": TAG_KEY, "Value": stack}]
+    both = {"ApplicationName": app, "EnvironmentName": env}
+    return [
+        ("CreateApplication", {"ApplicationName": app, "Description": "web", "Tags": tags}),
+        ("DescribeApplications", {"ApplicationNames": [app]}),
+        ("CreateStorageLocation", {}),
+        (
+            "CreateApplicationVersion",
+            {
+                "ApplicationName": app,
+                "VersionLabel": EB_LABEL,
+                "SourceBundle": {"S3Bucket": bucket, "S3Key": f"{app}/{EB_LABEL}.zip"},
+                "Process": True,
+            },
+        ),
+        ("DescribeApplicationVersions", {"ApplicationName": app, "VersionLabels": [EB_LABEL]}),
+        ("ListAvailableSolutionStacks", {}),
+        (
+            "CreateEnvironment",
+            {
+                **both,
+                "SolutionStackName": "64bit Amazon Linux 2023 v4.3.2 running Python 3.12",
+                "VersionLabel": EB_LABEL,
+                "Tags": tags,
+            },
+        ),
+        (
+            "DescribeEnvironments",
+            {"ApplicationName": app, "EnvironmentNames": [env], "IncludeDeleted": False},
+        ),
+        ("DescribeConfigurationSettings", both),
+        ("UpdateEnvironment", {**both, "VersionLabel": EB_LABEL}),
+        ("DescribeEvents", {**both, "StartTime": datetime.now(UTC)}),
+        ("DescribeEnvironmentHealth", {"EnvironmentName": env, "AttributeNames": ["Causes"]}),
+        ("TerminateEnvironment", {"EnvironmentName": env, "ForceTerminate": True}),
+        ("DeleteApplication", {"ApplicationName": app, "TerminateEnvByForce": True}),
+    ]
+
+
+def _eb_outcomes(
+    server: dict[str, Any], creds: dict[str, str], stack: str
+) -> dict[str, tuple[str, str]]:
+    """Each call's (error code or "ok", message) as the user holding `creds`."""
+    from botocore import xform_name
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    eb = boto3.client(
+        "elasticbeanstalk",
+        endpoint_url=server["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"max_attempts": 1}),
+    )
+    out: dict[str, tuple[str, str]] = {}
+    for op, params in _eb_calls(stack):
+        try:
+            getattr(eb, xform_name(op))(**params)
+            out[op] = ("ok", "")
+        except ClientError as exc:
+            out[op] = (exc.response["Error"]["Code"], exc.response["Error"].get("Message", ""))
+    return out
+
+
+def test_the_listed_elastic_beanstalk_calls_are_every_one_ordercli_makes() -> None:
+    import botocore.session
+    from botocore import xform_name
+
+    source = "".join(
+        (ROOT / "ordercli" / "deploy" / "resources" / f).read_text()
+        for f in ("eb_application.py", "eb_environment.py")
+    )
+    model = botocore.session.get_session().get_service_model("elasticbeanstalk")
+    made = {op for op in model.operation_names if f".{xform_name(op)}(" in source}
+    assert made == {op for op, _ in _eb_calls("x")}
+
+
+def test_the_web_policy_authorizes_every_elastic_beanstalk_call_and_only_it_does(
+    iam_server: dict[str, Any],
+) -> None:
+    web = deployer_policy(Names("webs", "us-east-1", ACCOUNT), web=True).document()
+    got = _eb_outcomes(iam_server, _user_with(iam_server, "web-deployer", web), "webs")
+    assert {op: o for op, o in got.items() if o[0] not in ("ok", "NotImplemented")} == {}
+    assert {op for op, o in got.items() if o[0] == "NotImplemented"} == MOTO_LACKS
+    # Without the web app's Elastic Beanstalk statements, each call is refused by name.
+    cut = deployer_policy(Names("webs2", "us-east-1", ACCOUNT), web=True).document()
+    cut["Statement"] = [s for s in cut["Statement"] if s["Sid"] not in ("WebApp", "WebAppLookups")]
+    refused = _eb_outcomes(iam_server, _user_with(iam_server, "web-cut", cut), "webs2")
+    for op, (code, message) in refused.items():
+        assert code == "AccessDenied" and f"elasticbeanstalk:{op}" in message, (op, message)
+    # The --no-web policy allows none of them.
+    bare = _user_with(iam_server, "no-web", _policy("nw"))
+    assert {o[0] for o in _eb_outcomes(iam_server, bare, "nw").values()} == {"AccessDenied"}
