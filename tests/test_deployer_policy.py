@@ -96,7 +96,7 @@ def _user_with(server: dict[str, Any], user: str, policy: dict[str, Any]) -> dic
 NOT_STARTED = "No order o-1"
 CYCLE = (
     ("up", "--no-web"),
-    ("status",),
+    ("status", "--json"),
     ("submit", "--customer", "Ada", "--product", "book", "--amount", "12.50", "--order-id", "o-1"),
     ("status", "o-1"),
     ("tail", "--no-follow"),
@@ -117,7 +117,9 @@ def _run_cycle(
     server: dict[str, Any], stack: str, creds: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, int, str] | None:
     """The commands in order as that user, a dead letter made after `up`; the first failure
-    (command, exit code, output). `dlq --redrive` must move that dead letter."""
+    (command, exit code, output). `status` must show no web app (the config leaves the web
+    app on, but `up --no-web` made none, so Elastic Beanstalk is never asked: the --no-web
+    policy allows none of it) and `dlq --redrive` must move that dead letter."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
     for k, v in creds.items():
         monkeypatch.setenv(k, v)
@@ -128,6 +130,10 @@ def _run_cycle(
             return " ".join(command), got.exit_code, got.output
         if command[0] == "up":
             _dead_letter(server, stack)
+        if command == ("status", "--json"):  # the config says web, but the stack has none
+            web = {r["kind"]: r["state"] for r in json.loads(got.stdout)["resources"]}
+            web = {k: v for k, v in web.items() if k.startswith("eb_")}
+            assert web == {"eb_application": "missing", "eb_environment": "missing"}, web
         if command == ("dlq", "--redrive"):
             assert "Moved 1 message(s) back to the queue (StartMessageMoveTask" in got.output
     return None
