@@ -6,13 +6,16 @@ way AWS judges it where moto cannot, or that a call moto lacks is served at all:
   S3); a statement with a scoped Resource is then taken to match, so for those services the
   check is on actions only;
 - moto never checks iam:PassRole; AWS does when CreateFunction, UpdateFunctionConfiguration,
-  CreateStateMachine or UpdateStateMachine hands a role to a service ("Granting a user
-  permissions to pass a role to an AWS service", IAM User Guide), so this server checks it
-  there, with iam:PassedToService set;
+  CreateStateMachine, UpdateStateMachine or AddRoleToInstanceProfile hands a role to a
+  service ("Granting a user permissions to pass a role to an AWS service", IAM User Guide),
+  so this server checks it there, with iam:PassedToService set;
 - moto's signature check hashes a bodiless request (Lambda's GETs and DELETEs) as if its
   parsed parameters were the body, so every signed Lambda read fails; it hashes the empty
   body that was signed instead;
 - moto names a role that does not exist yet `*`; AWS authorizes on the ARN the name makes;
+  and moto names the role of Add/RemoveRoleFromInstanceProfile where AWS authorizes on the
+  instance profile (the Service Authorization Reference's resource type for every
+  *InstanceProfile action), so a request naming an instance profile is judged on it;
 - moto names CloudWatch's actions by its endpoint (`monitoring:`); IAM's prefix is
   `cloudwatch:`; and it asks for `sqs:SendMessageBatch` (and other *Batch actions), which IAM
   authorizes as the single-message action ("Amazon SQS API permissions" reference);
@@ -43,7 +46,27 @@ PASSES_ROLE = {
     "lambda:UpdateFunctionConfiguration": ("Role", "lambda.amazonaws.com"),
     "states:CreateStateMachine": ("roleArn", "states.amazonaws.com"),
     "states:UpdateStateMachine": ("roleArn", "states.amazonaws.com"),
+    # "Dependent actions: iam:PassRole" (Service Authorization Reference, IAM): the instance
+    # profile hands its role to EC2.
+    "iam:AddRoleToInstanceProfile": ("RoleName", "ec2.amazonaws.com"),
 }
+
+
+def _passed_role(request: Any, param: str) -> str | None:
+    """The role a request hands over: a JSON body's field, or a query parameter (IAM's
+    AddRoleToInstanceProfile takes a role name; AWS authorizes the role's ARN)."""
+    try:
+        body = json.loads(request._body or b"{}")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get(param):
+        return str(body[param])
+    value = request._data.get(param) if isinstance(request._data, dict) else None
+    name = value[0] if isinstance(value, list) else value
+    if not name:
+        return None
+    account = request._access_key.account_id
+    return f"arn:aws:iam::{account}:role/{name}" if not str(name).startswith("arn:") else name
 
 
 def _statements(policy: Any) -> list[dict[str, Any]]:
@@ -156,6 +179,15 @@ def patch_moto() -> None:
         return f"arn:aws:iam::{self.current_account}:role/{role_name}"
 
     iam_responses.IamResponse._resolve_resource_arn = role_arn  # type: ignore[method-assign]
+    determine = iam_responses.IamResponse._determine_resource
+
+    def determine_resource(self: Any) -> str:
+        profile = self.data.get("InstanceProfileName")
+        if profile:
+            return f"arn:aws:iam::{self.current_account}:instance-profile/{profile[0]}"
+        return str(determine(self))
+
+    iam_responses.IamResponse._determine_resource = determine_resource  # type: ignore[method-assign]
 
     make_request = ac.IAMRequestBase._create_aws_request
 
@@ -181,11 +213,7 @@ def patch_moto() -> None:
         passed = PASSES_ROLE.get(self._action)
         if passed is None:
             return
-        try:
-            body = json.loads(self._body or b"{}")
-        except ValueError:
-            return
-        role = body.get(passed[0]) if isinstance(body, dict) else None
+        role = _passed_role(self, passed[0])
         if not role:
             return
         allowed = any(

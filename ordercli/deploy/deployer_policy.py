@@ -336,6 +336,7 @@ def _web_grants(names: Names) -> list[Grant]:
             "WebAppInstanceProfile",
             (
                 "iam:CreateInstanceProfile",
+                "iam:TagInstanceProfile",  # CreateInstanceProfile with Tags needs it too
                 "iam:GetInstanceProfile",
                 "iam:AddRoleToInstanceProfile",
                 "iam:RemoveRoleFromInstanceProfile",
