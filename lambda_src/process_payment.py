@@ -18,6 +18,7 @@ from .order import (
     Order,
     PaymentDeclined,
     handler_log,
+    on_lambda,
     order_from_message,
     payment_approved,
     payment_settings_from_env,
@@ -38,6 +39,10 @@ def _dynamodb() -> Any:
         import boto3
 
         return boto3.client("dynamodb")
+
+
+if on_lambda():
+    _dynamodb()
 
 
 def _log(order_id: str, result: str, **fields: Any) -> None:

@@ -7,7 +7,7 @@ import os
 from functools import cache
 from typing import Any
 
-from .order import handler_log
+from .order import handler_log, on_lambda
 
 log = handler_log()
 
@@ -23,6 +23,10 @@ def _sns() -> Any:
     import boto3
 
     return boto3.client("sns")
+
+
+if on_lambda():
+    _sns()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

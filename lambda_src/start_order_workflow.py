@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .order import OrderInvalid, handler_log, order_from_message, parse_amount, parse_order_id
+from .order import (
+    OrderInvalid,
+    handler_log,
+    on_lambda,
+    order_from_message,
+    parse_amount,
+    parse_order_id,
+)
 
 log = handler_log()
 
@@ -55,6 +62,10 @@ def _sfn() -> Any:
 
 def _sqs() -> Any:
     return _client("sqs")
+
+
+if on_lambda():
+    _sfn()  # the dead-letter client is made when first needed
 
 
 class Poison(Exception):

@@ -279,6 +279,29 @@ def test_a_handler_past_its_timeout_fails_the_task_as_a_timeout(local: dict[str,
     assert d["status"] == "FAILED" and d["error"] == "Sandbox.Timedout"
 
 
+def test_a_task_timeout_shorter_than_its_function_s_still_cuts_it_short(
+    local: dict[str, str],
+) -> None:
+    arn = _probe(local, "probe-sleepy-long", "probe.sleepy", 10)  # the handler sleeps 5 s
+    sfn = client(local, "stepfunctions")
+    sm = sfn.create_state_machine(
+        name="probe-task-timeout",
+        roleArn="arn:aws:iam::123456789012:role/probe",
+        definition=json.dumps(
+            {
+                "StartAt": "T",
+                "States": {
+                    "T": {"Type": "Task", "Resource": arn, "TimeoutSeconds": 1, "End": True}
+                },
+            }
+        ),
+    )
+    run = sfn.start_execution(stateMachineArn=sm["stateMachineArn"], name="t1", input="{}")
+    d = wait_for_execution(sfn, run["executionArn"])
+    assert d["status"] == "FAILED" and d["error"] == "States.Timeout"
+    assert (d["stopDate"] - d["startDate"]).total_seconds() < 4  # not the handler's 5 s
+
+
 def test_second_start_is_a_no_op(local: dict[str, str]) -> None:
     before = control.status()
     result = cli("local", "start", "--json")

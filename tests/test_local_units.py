@@ -4,6 +4,7 @@ reading of batch results, the queue fast paths, and the workers' clean environme
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,88 @@ def test_deliveries_wait_while_too_many_executions_run(monkeypatch: pytest.Monke
         assert mappings == [1]
     finally:
         metrics.correct_running(0)
+
+
+def test_bare_threads_reuse_an_idle_thread_and_run_concurrent_bodies_side_by_side() -> None:
+    threads = moto_hooks.BareThreads()
+    ran_on: list[int] = []
+    done = threading.Event()
+    threads.run(lambda: (ran_on.append(threading.get_ident()), done.set()))
+    assert done.wait(5)
+    assert threads.wait_idle(1, 5)  # the thread parks itself just after its body
+    done.clear()
+    threads.run(lambda: (ran_on.append(threading.get_ident()), done.set()))
+    assert done.wait(5)
+    assert ran_on[0] == ran_on[1]  # the same thread took the second body
+    # two bodies at once: the second cannot wait for the first (it releases it)
+    first_may_end, second_ran = threading.Event(), threading.Event()
+    threads.run(lambda: first_may_end.wait(5))
+    threads.run(lambda: (second_ran.set(), first_may_end.set()))
+    assert second_ran.wait(5)
+
+
+def test_an_idle_bare_thread_ends_after_its_idle_time() -> None:
+    threads = moto_hooks.BareThreads()
+    threads.IDLE = 0.05
+    done = threading.Event()
+    threads.run(done.set)
+    assert done.wait(5)
+    assert threads.wait_idle(1, 5)
+    assert threads.wait_idle(0, 5)  # it ended on its own
+
+
+def test_a_task_thread_runs_on_the_starting_thread_only_when_marked_inline() -> None:
+    ran_on: list[int] = []
+    moto_hooks._TASK.inline = True
+    inline = moto_hooks.TaskThread(target=lambda: ran_on.append(threading.get_ident()))
+    inline.start()
+    assert ran_on == [threading.get_ident()] and not moto_hooks._TASK.inline
+    threaded = moto_hooks.TaskThread(target=lambda: ran_on.append(threading.get_ident()))
+    threaded.start()
+    threaded.join(5)
+    assert len(ran_on) == 2 and ran_on[1] != threading.get_ident()
+
+
+def test_only_a_lambda_task_its_timeout_cannot_cut_short_runs_inline(mocked: None) -> None:
+    import io
+    import zipfile
+    from types import SimpleNamespace
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "def handler(e, c):\n    return 1\n")
+    role = boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="r",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    arn = boto3.client("lambda", region_name="us-east-1").create_function(
+        FunctionName="f",
+        Runtime="python3.11",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": buf.getvalue()},
+        Timeout=10,
+    )["FunctionArn"]
+
+    def task(seconds: Any, resource: str = arn) -> Any:
+        return SimpleNamespace(
+            timeout=SimpleNamespace(timeout_seconds=seconds),
+            resource=SimpleNamespace(resource_arn=resource),
+        )
+
+    assert moto_hooks._outlasts_its_function(task(15))  # the workflow's: timeout + 5
+    assert moto_hooks._outlasts_its_function(task(10))
+    assert not moto_hooks._outlasts_its_function(task(9))  # the state's timeout may fire
+    assert not moto_hooks._outlasts_its_function(task(None))  # a TimeoutSecondsPath
+    assert not moto_hooks._outlasts_its_function(task(15, arn + "-gone"))

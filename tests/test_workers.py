@@ -246,3 +246,28 @@ def test_workers_die_with_the_zygote(pool: WorkerPool) -> None:
         time.sleep(0.01)
     else:
         raise AssertionError(f"worker {pid} outlived its zygote")
+
+
+def test_every_session_after_the_zygote_preload_shares_its_parsed_models_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import botocore.session
+
+    from ordercli.local import zygote
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.session.create_loader)
+    zygote._preload()
+    first, second = botocore.session.Session(), botocore.session.Session()
+    shared = first.get_component("data_loader")
+    assert second.get_component("data_loader") is shared
+    # the models are already parsed: a client's model comes from the loader's cache
+    assert any("dynamodb" in str(key) for key in shared._cache)
+    # credentials and region still come from each session's own environment
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "worker-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    third = botocore.session.Session()
+    assert third.get_credentials().access_key == "worker-key"
+    assert third.create_client("sns").meta.region_name == "eu-west-1"
+    # a function with models of its own (AWS_DATA_PATH) gets a loader of its own
+    monkeypatch.setenv("AWS_DATA_PATH", "/nonexistent-models")
+    assert botocore.session.Session().get_component("data_loader") is not shared

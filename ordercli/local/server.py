@@ -38,9 +38,9 @@ def clean_environment(port: int) -> None:
 
 def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from ordercli.local import moto_hooks, quotas
+    from ordercli.local import closings, fast_lane, moto_hooks, quotas
     from ordercli.local.poller import Poller
     from ordercli.local.workers import WorkerPool
 
@@ -52,6 +52,8 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
     moto_hooks.speed_up_dispatch()
+    moto_hooks.check_fast_lane_hook_points()
+    moto_hooks.fast_backend_lookups()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
     moto_hooks.warm_functions_ahead(pool)
@@ -64,8 +66,9 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     # interpreter's import costs about a second of the start).
     moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
+    moto_hooks.report_closed_executions(closings.record)
     quotas.from_environment(os.environ)
-    app = quotas.with_control(DomainDispatcherApplication(create_backend_app))
+    app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app)))
     return app, poller, pool
 
 
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clean_environment(args.port)
 
-    from ordercli.local import moto_hooks
+    from ordercli.local import closings, moto_hooks
     from ordercli.local.http_server import WSGIServer
     from ordercli.local.lifecycle import Front
     from ordercli.local.store import Store, state_dir
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     store.open_journal()
     front = Front(app, poller, store)
-    server = WSGIServer("127.0.0.1", args.port, front)
+    server = WSGIServer("127.0.0.1", args.port, closings.wrap(front))
     front.on_stop = lambda: threading.Thread(target=server.shutdown, daemon=True).start()
     poller.start()
     moto_hooks.restart_executions()  # their Lambdas call back: only once listening

@@ -293,13 +293,16 @@ def wait_for(
     clock_slack: float = 60.0,
     dead_letters: Callable[[], Sequence[Any]] | None = None,
     expected: Mapping[str, Order] | None = None,
+    closings: Any = None,
 ) -> None:
     """Follow sent orders until every one has a terminal execution, or is in the DLQ, or
     time runs out. While many are running, each poll lists the executions the run started,
     as often as the pace of the run calls for (next_poll); once few are left, each poll
     describes just those, every quarter second, so the end of a run is seen soon after it
     comes. An orderId the user chose (`expected`) counts only when the execution's input is
-    this order: another order under the same id is never reported as this one's result."""
+    this order: another order under the same id is never reported as this one's result.
+    With `closings` (a started ordercli.operate.follow.ClosingsFeed, on the local target)
+    each step instead waits for the executions that close, and costs only what closed."""
     expected = expected or {}
     foreign: set[str] = set()  # ids whose execution holds another order: the DLQ decides
     waiting = {r.order_id: r for r in results if r.status not in ("NOT_SENT", *TERMINAL)}
@@ -312,8 +315,15 @@ def wait_for(
             if dead_letters is not None and time.monotonic() - last_dlq >= DLQ_EVERY:
                 last_dlq = time.monotonic()
                 _take_dead_letters(waiting, dead_letters(), clock_slack)
-            detailed = len(waiting) <= FOLLOW_EACH
-            if detailed:
+            detailed = len(waiting) <= FOLLOW_EACH or closings is not None
+            fed = None
+            if closings is not None:
+                fed = closings.next(max(0.0, min(DLQ_EVERY, deadline - time.monotonic())))
+                if fed is None:  # the feed cannot say: describe and list from here on
+                    closings, detailed = None, len(waiting) <= FOLLOW_EACH
+            if fed is not None:
+                found = fed
+            elif detailed:
                 found = described(sfn, names, [k for k in waiting if k not in foreign], pool)
             else:
                 # Newest first, in small pages, back to the first send of an order still
@@ -333,7 +343,9 @@ def wait_for(
             chosen = [r for r in finished if r.order_id in expected]
             if chosen:
                 inputs = (
-                    found if detailed else described(sfn, names, [r.order_id for r in chosen], pool)
+                    found
+                    if detailed and fed is None
+                    else described(sfn, names, [r.order_id for r in chosen], pool)
                 )
                 for r in chosen:
                     if not same_order(expected[r.order_id], inputs[r.order_id].get("input")):
@@ -359,6 +371,8 @@ def wait_for(
                     on_progress(total - len(waiting), total)
             if not waiting or now >= deadline:
                 break
+            if closings is not None:
+                continue  # the next ask waits for closings itself
             pace = (last_waiting - len(waiting)) / max(now - last_poll, 1e-3)
             last_poll, last_waiting = now, len(waiting)
             sleep(next_poll(len(waiting), pace))
@@ -481,6 +495,13 @@ def submit(
 ) -> SubmitReport:
     """Send, then (with wait) follow. Whatever ends the run early (an unreachable endpoint,
     Ctrl-C) ends up in the report, which still lists every order as accepted or not."""
+    closings = None
+    if wait and ctx.target.is_local:
+        from ordercli.operate.follow import ClosingsFeed
+
+        closings = ClosingsFeed(ctx.target.endpoint_url, ctx.names.state_machine_arn)
+        if not closings.start():  # started before sending: none of these orders can close first
+            closings = None
     sent = send_orders(
         ctx.aws.client("sqs"), url, orders, concurrency=concurrency, rate=rate, on_progress=on_sent
     )
@@ -500,6 +521,7 @@ def submit(
                 clock_slack=1.0 if ctx.target.is_local else 60.0,  # the emulator shares our clock
                 dead_letters=lambda: read_dead_letters(ctx),
                 expected={o.order_id: o for o in orders if o.order_id in chosen_ids},
+                closings=closings,
             )
         except KeyboardInterrupt:
             report.interrupted = True
