@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 SIGNAL_DRAIN = 10.0  # seconds a SIGTERM lets executions finish before saving
+# "1": moto's own interpreter and request handling, unsped (Lambda still runs in the workers,
+# as moto's would in Docker): the baseline tests/test_interpreter_parity.py compares with.
+STOCK_MOTO_ENV = "ORDERCLI_EMULATOR_STOCK_MOTO"
 
 
 def clean_environment(port: int) -> None:
@@ -38,7 +41,7 @@ def clean_environment(port: int) -> None:
 
 def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     """The WSGI app with hooks installed, plus the poller and worker pool it drives."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from ordercli.local import closings, fast_lane, moto_hooks, quotas
     from ordercli.local.poller import Poller
@@ -51,9 +54,11 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.check_durability_hook_points()
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
-    moto_hooks.speed_up_dispatch()
-    moto_hooks.check_fast_lane_hook_points()
-    moto_hooks.fast_backend_lookups()
+    stock = os.environ.get(STOCK_MOTO_ENV) == "1"
+    if not stock:
+        moto_hooks.speed_up_dispatch()
+        moto_hooks.check_fast_lane_hook_points()
+        moto_hooks.fast_backend_lookups()
     pool = WorkerPool(home / "lambda-code", f"http://127.0.0.1:{port}")
     moto_hooks.install_lambda_executor(pool, moto_hooks.LogWriter())
     moto_hooks.warm_functions_ahead(pool)
@@ -64,10 +69,13 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.replace_sqs_dispatch(poller.wake)
     # Every patch lands before the first request, and before a snapshot is loaded (the
     # interpreter's import costs about a second of the start).
-    moto_hooks.speed_up_stepfunctions()
+    if not stock:
+        moto_hooks.speed_up_stepfunctions()
     moto_hooks.install_journal_hooks()  # last: it wraps the hooks above
     moto_hooks.report_closed_executions(closings.record)
     quotas.from_environment(os.environ)
+    if stock:
+        return quotas.with_control(DomainDispatcherApplication(create_backend_app)), poller, pool
     app = quotas.with_control(fast_lane.wrap(DomainDispatcherApplication(moto_hooks.backend_app)))
     return app, poller, pool
 
