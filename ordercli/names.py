@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FUNCTIONS = ("ValidateOrder", "ProcessPayment", "SendNotification", "StartOrderWorkflow")
-WORKFLOW_FUNCTIONS = FUNCTIONS[:3]
+from ordercli.deploy.functions import TABLE
+
+# The functions' logical names, from the one table that describes them (deploy/functions.py).
+FUNCTIONS = tuple(r.logical for r in TABLE)
 STACK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 TAG_KEY = "ordercli:stack"
 

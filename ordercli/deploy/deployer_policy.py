@@ -99,11 +99,15 @@ def deployer_policy(names: Names, *, web: bool = True) -> DeployerPolicy:
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
                 "sqs:ChangeMessageVisibility",
-                "sqs:StartMessageMoveTask",
-                "sqs:ListMessageMoveTasks",
             ),
             (names.queue_arn(), names.dlq_arn),
-            "submit, dlq (reading without consuming, --redrive)",
+            "submit, dlq (reading without consuming; --redrive's receive, send and delete)",
+        ),
+        Grant(
+            "RedriveDeadLetters",
+            ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"),
+            (names.dlq_arn,),
+            "dlq --redrive (SQS's move task, authorized on its source queue)",
         ),
         Grant(
             "Topic",
@@ -301,8 +305,7 @@ def _web_grants(names: Names) -> list[Grant]:
                 "elasticbeanstalk:DescribeConfigurationSettings",
                 "elasticbeanstalk:DescribeEvents",
                 "elasticbeanstalk:DescribeEnvironmentHealth",
-                "elasticbeanstalk:AddTags",
-                "elasticbeanstalk:ListTagsForResource",
+                "elasticbeanstalk:AddTags",  # Tags given to CreateApplication/Environment
             ),
             (
                 f"{eb}:application/{app}",
@@ -333,6 +336,7 @@ def _web_grants(names: Names) -> list[Grant]:
             "WebAppInstanceProfile",
             (
                 "iam:CreateInstanceProfile",
+                "iam:TagInstanceProfile",  # CreateInstanceProfile with Tags needs it too
                 "iam:GetInstanceProfile",
                 "iam:AddRoleToInstanceProfile",
                 "iam:RemoveRoleFromInstanceProfile",

@@ -1,16 +1,21 @@
 """The one table of the stack's Lambda functions: handler module, environment, the policy
 statements beyond writing their own logs, and whether the workflow invokes them. Adding a
-workflow step is the ASL, the handler and one row here."""
+workflow step is the ASL, the handler and one row here. (ordercli.names.FUNCTIONS, the
+logical names every other module iterates, is read from this table: this module imports
+nothing heavy and nothing of ordercli's at run time but the policy templates.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ordercli.config import Settings
 from ordercli.deploy import policies
 from ordercli.deploy.policies import Statement
-from ordercli.names import Names
+
+if TYPE_CHECKING:  # names.py reads the table (its FUNCTIONS), and config.py reads names.py
+    from ordercli.config import Settings
+    from ordercli.names import Names
 
 
 @dataclass(frozen=True)
