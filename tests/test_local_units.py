@@ -408,3 +408,44 @@ def test_executions_of_an_unchanged_machine_share_one_snapshot_of_it(
     assert third.state_machine is not first.state_machine
     assert json.loads(third.state_machine.definition)["StartAt"] == "B"
     assert json.loads(first.state_machine.definition)["StartAt"] == "A"  # as it started
+
+
+def test_the_poller_runs_no_more_batches_at_once_than_the_mapping_s_maximum_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from ordercli.local import metrics
+    from ordercli.local.poller import Poller
+
+    esm = SimpleNamespace(
+        uuid="m", batch_size=1, scaling_config={"MaximumConcurrency": 2}, function_response_types=[]
+    )
+    queue = [SimpleNamespace(id=f"m{i}") for i in range(10)]
+    release, lock = threading.Event(), threading.Lock()
+    running: list[int] = [0, 0]  # now, most at once
+
+    def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        release.wait(5)
+        with lock:
+            running[0] -= 1
+        return "{}", False, ""
+
+    monkeypatch.setattr(metrics, "running_estimate", lambda: 0)
+    monkeypatch.setattr(moto_hooks, "sqs_event_source_mappings", lambda: [(esm, None, queue)])
+    monkeypatch.setattr(moto_hooks, "receive", lambda q, n: [q.pop()] if q else [])
+    monkeypatch.setattr(moto_hooks, "sqs_record", lambda m, q: {"messageId": m.id})
+    monkeypatch.setattr(moto_hooks, "invoke_from_mapping", invoke)
+    monkeypatch.setattr(moto_hooks, "delete", lambda q, m: None)
+    poller = Poller()
+    poller._running.set()
+    assert poller.poll_once()
+    assert len(queue) == 8  # two batches taken, the rest wait for a slot
+    release.set()
+    assert moto_hooks.mapping_max_concurrency(esm) == 2
+    assert moto_hooks.mapping_max_concurrency(SimpleNamespace(scaling_config=None)) is None
+    poller._pool.shutdown(wait=True)
+    assert running[1] <= 2

@@ -348,6 +348,15 @@ def sqs_event_source_mappings() -> Iterator[tuple[Any, Any, Any]]:
                     yield esm, fn, queue
 
 
+def mapping_max_concurrency(esm: Any) -> int | None:
+    """An SQS mapping's ScalingConfig.MaximumConcurrency (None: not set). Lambda's pollers
+    run at most that many batches of the queue at once (AWS: "Configuring maximum
+    concurrency for Amazon SQS event sources")."""
+    config = getattr(esm, "scaling_config", None) or {}
+    value = config.get("MaximumConcurrency") if isinstance(config, dict) else None
+    return value if type(value) is int and value > 0 else None
+
+
 def _now_ms() -> float:
     return time.time() * 1000
 

@@ -121,9 +121,10 @@ class Poller:
         if self._too_many_running():
             return False
         for esm, fn, queue in moto_hooks.sqs_event_source_mappings():
+            cap = min(MAX_BATCHES_IN_FLIGHT, moto_hooks.mapping_max_concurrency(esm) or 1 << 30)
             while self._running.is_set():
                 with self._lock:
-                    if self._in_flight.get(esm.uuid, 0) >= MAX_BATCHES_IN_FLIGHT:
+                    if self._in_flight.get(esm.uuid, 0) >= cap:
                         break
                 messages = moto_hooks.receive(queue, int(esm.batch_size or 10))
                 if not messages:
