@@ -477,7 +477,7 @@ def submit(
     ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=64, help="Sending threads.")
-    ] = 8,
+    ] = 16,
     rate: Annotated[
         float | None,
         typer.Option("--rate", min=0.1, max=100_000, help="Orders per second at most."),

@@ -18,6 +18,10 @@ from ordercli.names import Names
 from ordercli.operate.status import list_executions
 
 BATCH = 10
+# Sending threads by default. On the local target the queue's consumer runs in the same
+# process as the queue: 16 batches in flight held the send rate of `submit --count 2000`
+# at 1.9 ms an order against 2.9 ms with 8 while the pipeline ran (quiet 2-core machine).
+SEND_THREADS = 16
 SEND_ATTEMPTS = 4
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED")
 FAILED_STATES = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -191,7 +195,7 @@ def send_orders(
     queue_url: str,
     orders: Sequence[Order],
     *,
-    concurrency: int = 8,
+    concurrency: int = SEND_THREADS,
     rate: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], Any] | None = None,
@@ -493,7 +497,7 @@ def submit(
     rejected: Sequence[Any] = (),
     wait: bool = False,
     timeout: float = 300.0,
-    concurrency: int = 8,
+    concurrency: int = SEND_THREADS,
     rate: float | None = None,
     on_sent: Callable[[int, int], None] | None = None,
     on_done: Callable[[int, int], None] | None = None,
