@@ -61,6 +61,29 @@ def endpoints(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
             server.server_close()
 
 
+def new_machine(endpoint: str) -> str:
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=REGION)
+    arn: str = sfn.create_state_machine(
+        name=f"m-{uuid.uuid4().hex[:8]}",
+        definition=PASS_MACHINE,
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    return arn
+
+
+def new_table(endpoint: str, key: str, **extra: Any) -> str:
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    return table
+
+
 def recording_client(service: str, endpoint: str, seen: list[Seen]) -> Any:
     client = boto3.client(service, endpoint_url=endpoint, region_name=REGION)
 
@@ -113,11 +136,7 @@ def both(
 
 def test_start_execution_answers_as_moto_does(endpoints: tuple[str, str]) -> None:
     sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
-    machine = sfn.create_state_machine(
-        name=f"m-{uuid.uuid4().hex[:8]}",
-        definition=PASS_MACHINE,
-        roleArn="arn:aws:iam::123456789012:role/r",
-    )["stateMachineArn"]
+    machine = new_machine(endpoints[0])
     before = fast_lane.SERVED["start_execution"]
     seen: list[Seen] = []
     for i, endpoint in enumerate(endpoints):
@@ -152,11 +171,7 @@ def test_start_execution_errors_are_moto_s_own(endpoints: tuple[str, str]) -> No
         *both("stepfunctions", endpoints, "start_execution", stateMachineArn=missing, name="x")
     )
     sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
-    machine = sfn.create_state_machine(
-        name=f"m-{uuid.uuid4().hex[:8]}",
-        definition=PASS_MACHINE,
-        roleArn="arn:aws:iam::123456789012:role/r",
-    )["stateMachineArn"]
+    machine = new_machine(endpoints[0])
     sfn.start_execution(stateMachineArn=machine, name="taken", input="{}")
     conflict = both(
         "stepfunctions",
@@ -172,13 +187,7 @@ def test_start_execution_errors_are_moto_s_own(endpoints: tuple[str, str]) -> No
 
 def test_put_item_answers_as_moto_does_on_success_and_refusal(endpoints: tuple[str, str]) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=endpoints[0], region_name=REGION)
-    table = f"t-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = new_table(endpoints[0], "orderId")
     before = fast_lane.SERVED["put_item"]
     seen: list[Seen] = []
     for i, endpoint in enumerate(endpoints):
@@ -206,14 +215,7 @@ def test_put_item_answers_as_moto_does_on_success_and_refusal(endpoints: tuple[s
 
 
 def test_put_item_shapes_it_was_not_written_for_go_to_moto(endpoints: tuple[str, str]) -> None:
-    ddb = boto3.client("dynamodb", endpoint_url=endpoints[0], region_name=REGION)
-    table = f"t-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = new_table(endpoints[0], "k")
     before = fast_lane.SERVED["put_item"]
     fast = boto3.client("dynamodb", endpoint_url=endpoints[1], region_name=REGION)
     fast.put_item(TableName=table, Item={"k": {"S": "a"}, "b": {"B": b"\x00"}})  # binary: base64
@@ -264,11 +266,7 @@ def test_requests_outside_the_lane_answer_as_moto_does_out_of_debug_mode(
         *both("sqs", endpoints, "send_message_batch", QueueUrl=url + "-gone", Entries=entries)
     )
     sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
-    machine = sfn.create_state_machine(
-        name=f"m-{uuid.uuid4().hex[:8]}",
-        definition=PASS_MACHINE,
-        roleArn="arn:aws:iam::123456789012:role/r",
-    )["stateMachineArn"]
+    machine = new_machine(endpoints[0])
     arn = sfn.start_execution(stateMachineArn=machine, name="listed", input="{}")["executionArn"]
     wait_closed(sfn, [arn])
     same_answer(*both("stepfunctions", endpoints, "list_executions", stateMachineArn=machine))
@@ -276,11 +274,7 @@ def test_requests_outside_the_lane_answer_as_moto_does_out_of_debug_mode(
 
 def test_list_executions_answers_as_moto_does_page_by_page(endpoints: tuple[str, str]) -> None:
     sfn = boto3.client("stepfunctions", endpoint_url=endpoints[0], region_name=REGION)
-    machine = sfn.create_state_machine(
-        name=f"m-{uuid.uuid4().hex[:8]}",
-        definition=PASS_MACHINE,
-        roleArn="arn:aws:iam::123456789012:role/r",
-    )["stateMachineArn"]
+    machine = new_machine(endpoints[0])
     arns = [
         sfn.start_execution(stateMachineArn=machine, name=f"e{i}", input="{}")["executionArn"]
         for i in range(3)
@@ -333,12 +327,9 @@ def test_a_publish_moto_delivers_somewhere_goes_to_moto_and_is_delivered_once(
 
 def test_a_put_item_on_a_table_with_a_stream_goes_to_moto(endpoints: tuple[str, str]) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=endpoints[1], region_name=REGION)
-    table = f"t-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
+    table = new_table(
+        endpoints[0],
+        "k",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     before = fast_lane.SERVED["put_item"]
