@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -226,6 +226,31 @@ def wait_for(
             said = True
         aws.countdown(what, (expected if expected is not None else timeout) - waited)
         aws.sleep(min(every, timeout - waited))
+
+
+def create_when_free(
+    aws: Aws,
+    create: Callable[[], Any],
+    held: Collection[str],
+    *,
+    what: str,
+    timeout: float,
+    why: str,
+    expected: float | None = None,
+) -> None:
+    """Call `create` until AWS stops refusing it with one of the `held` error codes (a
+    name AWS still holds after a delete), waiting as `wait_for` does; any other error raises."""
+
+    def attempt() -> bool | None:
+        try:
+            create()
+        except Exception as exc:
+            if error_code(exc) in held:
+                return None
+            raise
+        return True
+
+    wait_for(aws, attempt, what=what, timeout=timeout, why=why, expected=expected)
 
 
 def retry(

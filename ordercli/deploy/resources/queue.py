@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ordercli.aws import Aws, absent_is_none, error_code, wait_for
+from ordercli.aws import Aws, absent_is_none, create_when_free
 from ordercli.deploy.resources._common import Change, tag_diff
 from ordercli.deploy.specs import QueueSpec
 
@@ -57,19 +57,10 @@ def diff(spec: QueueSpec, current: QueueState) -> list[Change]:
 def create(aws: Aws, spec: QueueSpec) -> None:
     """Create; if the name was deleted less than a minute ago, wait until SQS frees it."""
     sqs = aws.client("sqs")
-
-    def attempt() -> bool | None:
-        try:
-            sqs.create_queue(QueueName=spec.name, Attributes=spec.attributes, tags=spec.tags)
-        except Exception as exc:
-            if error_code(exc) in RECENTLY:
-                return None
-            raise
-        return True
-
-    wait_for(
+    create_when_free(
         aws,
-        attempt,
+        lambda: sqs.create_queue(QueueName=spec.name, Attributes=spec.attributes, tags=spec.tags),
+        RECENTLY,
         what=f"SQS to free the name {spec.name}",
         timeout=NAME_HOLD + 30,
         expected=NAME_HOLD,

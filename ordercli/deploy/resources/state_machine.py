@@ -10,7 +10,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ordercli.aws import Aws, absent_is_none, error_code, error_message, retry, wait_for
+from ordercli.aws import (
+    Aws,
+    absent_is_none,
+    create_when_free,
+    error_code,
+    error_message,
+    retry,
+)
 from ordercli.deploy.resources._common import Change, changed, tag_diff, tag_list, whats
 from ordercli.deploy.specs import StateMachineSpec
 
@@ -55,29 +62,20 @@ def _role_not_ready(exc: BaseException) -> bool:
 def create(aws: Aws, spec: StateMachineSpec) -> None:
     """Create; while a previous machine of this name is DELETING, wait for it to go."""
     sfn = aws.client("stepfunctions")
-
-    def attempt() -> bool | None:
-        try:
-            retry(
-                lambda: sfn.create_state_machine(
-                    name=spec.name,
-                    definition=spec.definition,
-                    roleArn=spec.role_arn,
-                    type="STANDARD",
-                    tags=tag_list(spec.tags, "key", "value"),
-                ),
-                when=_role_not_ready,
-                sleep=aws.sleep,
-            )
-        except Exception as exc:
-            if error_code(exc) == "StateMachineDeleting":
-                return None
-            raise
-        return True
-
-    wait_for(
+    create_when_free(
         aws,
-        attempt,
+        lambda: retry(
+            lambda: sfn.create_state_machine(
+                name=spec.name,
+                definition=spec.definition,
+                roleArn=spec.role_arn,
+                type="STANDARD",
+                tags=tag_list(spec.tags, "key", "value"),
+            ),
+            when=_role_not_ready,
+            sleep=aws.sleep,
+        ),
+        ("StateMachineDeleting",),
         what=f"the previous {spec.name} to finish DELETING",
         timeout=DELETE_TIMEOUT,
         why=f"state machine {spec.name} is still DELETING from a teardown; waiting for AWS.",
