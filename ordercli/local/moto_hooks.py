@@ -547,7 +547,7 @@ def speed_up_dispatch() -> None:
     DomainDispatcherApplication.get_backend_for_host = cached_backend_for_host  # type: ignore[method-assign]
 
     def request_id(headerdict: dict[str, Any] | None = None) -> str:
-        rid = random_text(string.ascii_letters + string.digits, 52)  # moto's format
+        rid = new_request_id()
         if isinstance(headerdict, dict):
             headerdict["x-amzn-requestid"] = rid
         return rid
