@@ -35,6 +35,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 def mocked() -> Iterator[None]:
     from moto import mock_aws
 
+    from ordercli.local import moto_hooks
+
+    moto_hooks.thread_safe_iam_reads()  # as the emulator: ordercli makes roles in parallel
+
     with mock_aws():
         yield
 

@@ -449,3 +449,18 @@ def test_the_poller_runs_no_more_batches_at_once_than_the_mapping_s_maximum_conc
     assert moto_hooks.mapping_max_concurrency(SimpleNamespace(scaling_config=None)) is None
     poller._pool.shutdown(wait=True)
     assert running[1] <= 2
+
+
+def test_iam_role_reads_are_copies_so_a_concurrent_create_cannot_break_a_loop(
+    mocked: None,
+) -> None:
+    from moto.iam.models import iam_backends
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    iam.create_role(RoleName="r0", AssumeRolePolicyDocument=trust)
+    backend = iam_backends["123456789012"]["aws"]
+    roles = backend.get_roles()
+    iam.create_role(RoleName="r1", AssumeRolePolicyDocument=trust)  # while `roles` is read
+    assert [r.name for r in roles] == ["r0"]  # a live view would raise or show r1
+    assert [p.name for p in backend.get_instance_profiles()] == []

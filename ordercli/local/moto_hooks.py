@@ -2295,3 +2295,15 @@ def report_closed_executions(on_close: Callable[[str, str, str, Any, Any, Any], 
             log.exception("reporting a closed execution failed")
 
     BaseExecutionWorkerCommunication.terminated = reported  # type: ignore[method-assign]
+
+
+def thread_safe_iam_reads() -> None:
+    """moto's IAM hands out live views of its roles and instance profiles (`get_roles`,
+    `get_instance_profiles`), and CreateRole, GetRole and DeleteRole loop over them: a role
+    created or deleted by another request meanwhile (ordercli makes a stack's roles in
+    parallel) fails the loop with "dictionary changed size during iteration". AWS has no
+    such failure. Each now returns a copy, taken at once under the interpreter lock."""
+    from moto.iam.models import IAMBackend
+
+    IAMBackend.get_roles = lambda self: list(self.roles.values())  # type: ignore[method-assign]
+    IAMBackend.get_instance_profiles = lambda self: list(self.instance_profiles.values())  # type: ignore[method-assign]

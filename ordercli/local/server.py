@@ -58,6 +58,7 @@ def build_app(port: int, home: Path) -> tuple[Any, Any, Any]:
     moto_hooks.check_durability_hook_points()
     moto_hooks.enable_state_machine_execution()
     moto_hooks.speed_up_sqs()
+    moto_hooks.thread_safe_iam_reads()
     stock = os.environ.get(STOCK_MOTO_ENV) == "1"
     if not stock:
         moto_hooks.speed_up_dispatch()
